@@ -1,0 +1,203 @@
+// Package local is the storage target for a local (or NFS-mounted)
+// directory: temp file, fsync, rename into place, fsync of the directory.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hubble/hubble-applianceapi/internal/storage"
+)
+
+// partialPrefix starts every unpublished file: hidden, and never matching
+// the archive name pattern, so listings and retention ignore it.
+const partialPrefix = ".partial-"
+
+// FS is the seam for the filesystem calls whose failure a healthy machine
+// cannot provoke (tests inject failures through it).
+type FS interface {
+	Rename(oldpath, newpath string) error
+}
+
+type osFS struct{}
+
+func (osFS) Rename(o, n string) error { return os.Rename(o, n) }
+
+// Target stores archives in one directory, which must already exist (it is
+// usually an NFS mount and never created by us).
+type Target struct {
+	dir string
+	fs  FS
+	mu  sync.Mutex // serialises choosing a free final name within the process
+}
+
+// New returns a Target for dir.
+func New(dir string) *Target { return &Target{dir: dir, fs: osFS{}} }
+
+// NewWithFS is New with an injected filesystem seam.
+func NewWithFS(dir string, fsys FS) *Target { return &Target{dir: dir, fs: fsys} }
+
+// Dir is the target directory.
+func (t *Target) Dir() string { return t.dir }
+
+// Create opens a hidden temporary file in the directory.
+func (t *Target) Create(ctx context.Context, tag string) (storage.Object, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(t.dir, partialPrefix+sanitize(tag)+"-*")
+	if err != nil {
+		return nil, fmt.Errorf("create temporary archive in %s: %w", t.dir, err)
+	}
+	return &object{t: t, f: f}, nil
+}
+
+func sanitize(tag string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '*' || r == '-' {
+			return '_'
+		}
+		return r
+	}, tag)
+}
+
+// List returns the regular files of the directory that are not partial.
+func (t *Target) List(ctx context.Context) ([]storage.Entry, error) {
+	des, err := os.ReadDir(t.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", t.dir, err)
+	}
+	var out []storage.Entry
+	for _, de := range des {
+		if !de.Type().IsRegular() || strings.HasPrefix(de.Name(), partialPrefix) {
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out = append(out, storage.Entry{Name: de.Name(), Size: fi.Size(), ModTime: fi.ModTime()})
+	}
+	return out, nil
+}
+
+func (t *Target) path(name string) (string, error) {
+	if name == "" || name != filepath.Base(name) || name == "." || name == ".." {
+		return "", fmt.Errorf("archive name %q: %w", name, fs.ErrInvalid)
+	}
+	return filepath.Join(t.dir, name), nil
+}
+
+// Open opens a published archive.
+func (t *Target) Open(_ context.Context, name string) (io.ReadCloser, error) {
+	p, err := t.path(name)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+// Remove deletes a published archive.
+func (t *Target) Remove(_ context.Context, name string) error {
+	p, err := t.path(name)
+	if err != nil {
+		return err
+	}
+	return os.Remove(p)
+}
+
+// RemovePartials deletes leftovers of tag ("" = all).
+func (t *Target) RemovePartials(_ context.Context, tag string) error {
+	pattern := partialPrefix + "*"
+	if tag != "" {
+		pattern = partialPrefix + sanitize(tag) + "-*"
+	}
+	matches, err := filepath.Glob(filepath.Join(t.dir, pattern))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type object struct {
+	t    *Target
+	f    *os.File
+	done bool
+}
+
+func (o *object) Write(p []byte) (int, error) { return o.f.Write(p) }
+
+func (o *object) Commit(ctx context.Context, names func(seq int) string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		o.Abort()
+		return "", err
+	}
+	if err := o.f.Sync(); err != nil {
+		o.Abort()
+		return "", fmt.Errorf("sync %s: %w", o.f.Name(), err)
+	}
+	if err := o.f.Close(); err != nil {
+		o.Abort()
+		return "", fmt.Errorf("close %s: %w", o.f.Name(), err)
+	}
+	o.t.mu.Lock()
+	defer o.t.mu.Unlock()
+	for seq := 1; seq < 10000; seq++ {
+		name := names(seq)
+		final := filepath.Join(o.t.dir, name)
+		if _, err := os.Lstat(final); err == nil {
+			continue
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			o.Abort()
+			return "", fmt.Errorf("%w: %s: %w", storage.ErrCommit, final, err)
+		}
+		if err := o.t.fs.Rename(o.f.Name(), final); err != nil {
+			o.Abort()
+			return "", fmt.Errorf("%w: %w", storage.ErrCommit, err)
+		}
+		o.done = true
+		// The rename is only durable once the directory entry is; an archive
+		// that might vanish on a crash must not be reported as published.
+		if err := syncDir(o.t.dir); err != nil {
+			os.Remove(final)
+			return "", fmt.Errorf("%w: sync directory %s: %w", storage.ErrCommit, o.t.dir, err)
+		}
+		return name, nil
+	}
+	o.Abort()
+	return "", fmt.Errorf("%w: no free archive name in %s", storage.ErrCommit, o.t.dir)
+}
+
+func (o *object) Abort() error {
+	if o.done {
+		return nil
+	}
+	o.done = true
+	o.f.Close()
+	if err := os.Remove(o.f.Name()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
