@@ -67,10 +67,9 @@ func TestTarget_AbortAndPartialsLeaveNothing(t *testing.T) {
 	if err := tg.RemovePartials(ctx, "job2"); err != nil {
 		t.Fatal(err)
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, "*"))
-	hidden, _ := filepath.Glob(filepath.Join(dir, ".*"))
-	if len(left)+len(hidden) != 1 {
-		t.Errorf("want only job3's partial, got %v %v", left, hidden)
+	left, _ := filepath.Glob(filepath.Join(dir, ".partial-*"))
+	if des, _ := os.ReadDir(dir); len(des) != 1 || len(left) != 1 || filepath.Base(left[0])[:14] != ".partial-job3-" {
+		t.Errorf("want only job3's partial, got %v", left)
 	}
 	o3.Abort()
 	if des, _ := os.ReadDir(dir); len(des) != 0 {
