@@ -1,0 +1,240 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Work is the opaque function a job runs. It must return soon after ctx is
+// canceled (context.Cause(ctx) is ErrCanceled or ErrStopped), having removed
+// what it created. report may be called from any goroutine until Work returns.
+type Work func(ctx context.Context, job Job, report func(Update)) (Result, error)
+
+var (
+	// ErrStopped is returned by Submit and Start after Stop, and is the cause
+	// of a job context canceled by Stop.
+	ErrStopped = errors.New("job manager stopped")
+	// ErrCanceled is the cause of a job context canceled by Cancel.
+	ErrCanceled = errors.New("job canceled")
+	// ErrNotStarted is returned by Submit before Start.
+	ErrNotStarted = errors.New("job manager not started")
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultHistoryDays      = 90
+	DefaultCancelWait       = 10 * time.Second
+	DefaultProgressInterval = 500 * time.Millisecond
+	pruneInterval           = 24 * time.Hour
+)
+
+// Options configure a Manager.
+type Options struct {
+	MaxConcurrent int // jobs executing at once; <= 0 means 1
+	MaxQueued     int // jobs waiting beyond those; < 0 means 0
+	HistoryDays   int // finished jobs older than this are pruned; <= 0 means DefaultHistoryDays
+	// CancelWait bounds how long Cancel waits for an executing job's work to
+	// return; <= 0 means DefaultCancelWait.
+	CancelWait time.Duration
+	// ProgressInterval throttles persisting progress-only updates; <= 0 means
+	// DefaultProgressInterval. Phase, message and status changes are persisted at once.
+	ProgressInterval time.Duration
+	Logger           *slog.Logger // nil discards
+	// OnInterrupted is called by Start for each job a dead process left Queued
+	// or Executing, after it was recorded as Error, so the caller can remove
+	// the job's leftovers.
+	OnInterrupted func(Job)
+	// OnFinished is called once for every job that reaches a final status in
+	// this process (including LimitReached refusals and canceled queued jobs),
+	// after the final record is persisted. It runs on the Manager's goroutines
+	// and Stop waits for it: keep it short.
+	OnFinished func(Job)
+}
+
+// Manager queues and runs jobs: a FIFO queue, at most MaxConcurrent executing,
+// every state change persisted to the Store before callers can see it.
+type Manager struct {
+	store Store
+	work  Work
+	opts  Options
+	log   *slog.Logger
+	limit int // MaxConcurrent + MaxQueued: unfinished jobs allowed at once
+
+	mu        sync.RWMutex
+	starting  bool
+	started   bool
+	stopped   bool
+	active    map[string]*entry // queued, executing, or final but not persisted
+	queue     []*entry
+	executing int
+	reserved  int // Submits between the limit check and enqueueing
+	stopDone  chan struct{}
+
+	inflight sync.WaitGroup // reserved Submits
+	workers  sync.WaitGroup // run goroutines
+	bg       sync.WaitGroup // pruner
+	quit     chan struct{}
+}
+
+// NewManager returns a Manager running work for jobs kept in store. Call Start
+// before Submit, and Stop before closing the store.
+func NewManager(store Store, work Work, opts Options) *Manager {
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = 1
+	}
+	if opts.MaxQueued < 0 {
+		opts.MaxQueued = 0
+	}
+	if opts.HistoryDays <= 0 {
+		opts.HistoryDays = DefaultHistoryDays
+	}
+	if opts.CancelWait <= 0 {
+		opts.CancelWait = DefaultCancelWait
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = DefaultProgressInterval
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{
+		store:  store,
+		work:   work,
+		opts:   opts,
+		log:    log,
+		limit:  opts.MaxConcurrent + opts.MaxQueued,
+		active: make(map[string]*entry),
+		quit:   make(chan struct{}),
+	}
+}
+
+// Submit records a new job with the given trigger ("api", "schedule", ...) and
+// queues it. When the unfinished jobs already number MaxConcurrent+MaxQueued
+// the job is recorded as LimitReached instead and returned with a nil error.
+// The returned record is persisted.
+func (m *Manager) Submit(ctx context.Context, trigger string) (Job, error) {
+	return m.SubmitWithSkipMessage(ctx, trigger, MsgLimitReached)
+}
+
+// SubmitWithSkipMessage is Submit with the Message a refused job gets, e.g.
+// MsgSkipped for a scheduled run.
+func (m *Manager) SubmitWithSkipMessage(ctx context.Context, trigger, skipMessage string) (Job, error) {
+	now := time.Now().UTC()
+	job := Job{ID: NewID(), Trigger: trigger, CreatedAt: now}
+
+	m.mu.Lock()
+	switch {
+	case m.stopped:
+		m.mu.Unlock()
+		return Job{}, ErrStopped
+	case !m.started:
+		m.mu.Unlock()
+		return Job{}, ErrNotStarted
+	case len(m.queue)+m.executing+m.reserved >= m.limit:
+		m.mu.Unlock()
+		job.Status, job.Message, job.FinishedAt = StatusLimitReached, skipMessage, now
+		if err := m.store.Put(ctx, job); err != nil {
+			return Job{}, fmt.Errorf("record refused job: %w", err)
+		}
+		m.finished(job)
+		return job, nil
+	}
+	m.reserved++
+	m.inflight.Add(1)
+	m.mu.Unlock()
+	defer m.inflight.Done()
+
+	// Persist outside the lock: Get and Cancel stay cheap during the fsync.
+	job.Status, job.Message = StatusQueued, MsgQueued
+	err := m.store.Put(ctx, job)
+
+	m.mu.Lock()
+	m.reserved--
+	if err != nil {
+		m.mu.Unlock()
+		return Job{}, fmt.Errorf("record new job: %w", err)
+	}
+	if m.stopped {
+		// Stop drained the queue while we were writing; it waits for us.
+		m.mu.Unlock()
+		job.Status, job.Message, job.FinishedAt = StatusCanceled, MsgStopped, time.Now().UTC()
+		if err := m.store.Put(context.WithoutCancel(ctx), job); err != nil {
+			return Job{}, fmt.Errorf("record canceled job: %w", err)
+		}
+		m.finished(job)
+		return job, nil
+	}
+	e := newEntry(job)
+	m.active[job.ID] = e
+	m.queue = append(m.queue, e)
+	m.dispatchLocked()
+	m.mu.Unlock()
+	m.log.Info("job queued", "job", job.ID, "trigger", trigger)
+	return job, nil
+}
+
+// Get returns the job with id: from memory while it is active, else from the
+// store. An unknown id gives an error wrapping ErrNotFound.
+func (m *Manager) Get(id string) (Job, error) {
+	m.mu.RLock()
+	e := m.active[id]
+	m.mu.RUnlock()
+	if e != nil {
+		return e.snapshot(), nil
+	}
+	return m.store.Get(context.Background(), id)
+}
+
+// List returns up to limit jobs (all when limit <= 0), newest first, active
+// ones with their latest in-memory progress.
+func (m *Manager) List(limit int) ([]Job, error) {
+	jobs, err := m.store.List(context.Background(), limit)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i, j := range jobs {
+		if e := m.active[j.ID]; e != nil {
+			jobs[i] = e.snapshot()
+		}
+	}
+	return jobs, nil
+}
+
+// Counts returns how many jobs are queued and executing now.
+func (m *Manager) Counts() (queued, executing int) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.queue) + m.reserved, m.executing
+}
+
+// dispatchLocked starts queued jobs while workers are free. Caller holds m.mu.
+func (m *Manager) dispatchLocked() {
+	for m.started && !m.stopped && m.executing < m.opts.MaxConcurrent && len(m.queue) > 0 {
+		e := m.queue[0]
+		m.queue[0] = nil
+		m.queue = m.queue[1:]
+		e.state = stateRunning
+		m.executing++
+		m.workers.Add(1)
+		go m.run(e)
+	}
+}
+
+// finished logs a final record and calls the OnFinished hook.
+func (m *Manager) finished(job Job) {
+	level := slog.LevelInfo
+	if job.Status == StatusError {
+		level = slog.LevelError
+	}
+	m.log.Log(context.Background(), level, "job finished", "job", job.ID, "status", string(job.Status), "message", job.Message)
+	if m.opts.OnFinished != nil {
+		m.opts.OnFinished(job)
+	}
+}
