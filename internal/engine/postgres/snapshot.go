@@ -1,0 +1,277 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hubble/hubble-applianceapi/internal/engine"
+	"github.com/jackc/pgx/v5"
+)
+
+// Snapshot is one consistent read view of a schema: a coordinating
+// REPEATABLE READ transaction that exported its snapshot and holds ACCESS
+// SHARE locks on the schema's tables, and a pool of worker connections that
+// adopted the snapshot. It implements engine.Snapshot.
+type Snapshot struct {
+	eng        *Engine
+	info       engine.Info
+	snapshotID string
+	coord      *pgx.Conn
+	coordTx    pgx.Tx
+	tables     []engine.Table
+	sequences  []sequenceValue
+	matviews   []string
+	ddl        schemaDDL
+
+	// pool holds one entry per worker; nil is a worker that has to be
+	// (re)connected, after a failed copy left its connection unusable.
+	pool chan *pgx.Conn
+	done chan struct{} // closed by Close
+
+	mu     sync.Mutex
+	closed bool
+}
+
+var _ engine.Snapshot = (*Snapshot)(nil)
+
+// Snapshot opens the consistent view of schema with workers worker
+// connections and takes the schema's DDL with pg_dump under it.
+func (e *Engine) Snapshot(ctx context.Context, schema string, workers int) (engine.Snapshot, error) {
+	s, err := e.openSnapshot(ctx, schema, workers)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (e *Engine) openSnapshot(ctx context.Context, schema string, workers int) (_ *Snapshot, err error) {
+	if workers < 1 {
+		workers = 1
+	}
+	coord, err := e.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{
+		eng:   e,
+		info:  engine.Info{Engine: "postgres", Schema: schema, ServerVersion: serverVersion(coord)},
+		coord: coord,
+		pool:  make(chan *pgx.Conn, workers),
+		done:  make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	tools, err := e.tools(ctx, coord)
+	if err != nil {
+		return nil, err
+	}
+	s.info.ClientVersion = tools.version
+
+	s.coordTx, err = coord.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("begin snapshot transaction: %w", err)
+	}
+	// The first statement fixes the transaction's snapshot.
+	var exists bool
+	err = s.coordTx.QueryRow(ctx, `SELECT pg_catalog.pg_export_snapshot(), now(), current_database(),
+		EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, schema).
+		Scan(&s.snapshotID, &s.info.SnapshotTime, &s.info.Database, &exists)
+	if err != nil {
+		return nil, fmt.Errorf("export snapshot: %w", err)
+	}
+	s.info.SnapshotTime = s.info.SnapshotTime.UTC()
+	if !exists {
+		return nil, fmt.Errorf("schema %q in database %q: %w", schema, s.info.Database, engine.ErrSchemaNotFound)
+	}
+	if err := s.lock(ctx, schema); err != nil {
+		return nil, err
+	}
+	if s.tables, err = dataTables(ctx, s.coordTx, schema); err != nil {
+		return nil, err
+	}
+	if s.sequences, err = sequenceValues(ctx, s.coordTx, schema); err != nil {
+		return nil, err
+	}
+	if s.matviews, err = matviewRefreshOrder(ctx, s.coordTx, schema); err != nil {
+		return nil, err
+	}
+	// DDL while the snapshot is fresh, before any data is read.
+	if s.ddl, err = e.dumpSchema(ctx, tools, s.snapshotID, schema); err != nil {
+		return nil, fmt.Errorf("dump definition of schema %q: %w", schema, err)
+	}
+	for range workers {
+		conn, err := s.openWorker(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.pool <- conn
+	}
+	return s, nil
+}
+
+// lock takes ACCESS SHARE locks on the schema's tables: DDL that would
+// change or drop them waits until the backup is over.
+func (s *Snapshot) lock(ctx context.Context, schema string) error {
+	names, err := lockableTables(ctx, s.coordTx, schema)
+	if err != nil {
+		return err
+	}
+	const batch = 500
+	for len(names) > 0 {
+		n := min(batch, len(names))
+		quoted := make([]string, n)
+		for i, name := range names[:n] {
+			quoted[i] = "ONLY " + quoteIdent(schema, name)
+		}
+		if _, err := s.coordTx.Exec(ctx, "LOCK TABLE "+strings.Join(quoted, ", ")+" IN ACCESS SHARE MODE"); err != nil {
+			return fmt.Errorf("lock tables of schema %q: %w", schema, err)
+		}
+		names = names[n:]
+	}
+	return nil
+}
+
+// openWorker connects a worker and makes it adopt the exported snapshot.
+func (s *Snapshot) openWorker(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := s.eng.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, err = conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '"+
+		strings.ReplaceAll(s.snapshotID, "'", "''")+"'")
+	if err != nil {
+		closeConn(conn)
+		return nil, fmt.Errorf("adopt snapshot %s: %w", s.snapshotID, err)
+	}
+	return conn, nil
+}
+
+// Info describes the database and the snapshot.
+func (s *Snapshot) Info() engine.Info { return s.info }
+
+// Tables lists the tables whose rows are copied, largest first.
+func (s *Snapshot) Tables() []engine.Table {
+	return append([]engine.Table(nil), s.tables...)
+}
+
+// CopyOut streams t's rows in text COPY format to w on one of the worker
+// connections. The columns are named explicitly; COPY ... TO never includes
+// the rows of inheritance children, so a parent's file holds its own rows.
+func (s *Snapshot) CopyOut(ctx context.Context, t engine.Table, w io.Writer) (int64, error) {
+	conn, err := s.acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("copy table %s: %w", quoteIdent(t.Schema, t.Name), err)
+	}
+	tag, err := conn.PgConn().CopyTo(ctx, w, copyToSQL(t))
+	if err != nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	s.release(conn, err != nil)
+	if err != nil {
+		return 0, fmt.Errorf("copy table %s: %w", quoteIdent(t.Schema, t.Name), err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func copyToSQL(t engine.Table) string {
+	return "COPY " + quoteIdent(t.Schema, t.Name) + " (" + columnList(t.Columns) + ") TO STDOUT"
+}
+
+func columnList(cols []string) string {
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = quoteIdent(c)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// acquire takes a worker from the pool, reconnecting a broken one.
+func (s *Snapshot) acquire(ctx context.Context) (*pgx.Conn, error) {
+	select {
+	case <-s.done:
+		return nil, errClosed
+	default:
+	}
+	select {
+	case conn := <-s.pool:
+		if conn != nil {
+			return conn, nil
+		}
+		conn, err := s.openWorker(ctx)
+		if err != nil {
+			s.pool <- nil
+			return nil, err
+		}
+		return conn, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.done:
+		return nil, errClosed
+	}
+}
+
+// release returns a worker to the pool. A worker whose copy failed is in an
+// aborted transaction (or was disconnected by pgx): it is closed and its
+// slot reconnected on demand. After Close, workers are closed on return.
+func (s *Snapshot) release(conn *pgx.Conn, broken bool) {
+	s.mu.Lock()
+	closed := s.closed
+	if !closed && !broken {
+		s.pool <- conn
+	}
+	s.mu.Unlock()
+	if closed || broken {
+		closeConn(conn)
+	}
+	if broken && !closed {
+		s.pool <- nil
+	}
+}
+
+// Close ends the snapshot: it rolls back the read-only transactions and
+// closes every connection. Workers still copying are closed when their
+// CopyOut returns. Close is idempotent.
+func (s *Snapshot) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	var idle []*pgx.Conn
+	for {
+		select {
+		case conn := <-s.pool:
+			if conn != nil {
+				idle = append(idle, conn)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	s.mu.Unlock()
+
+	for _, conn := range idle {
+		closeConn(conn)
+	}
+	var err error
+	if s.coordTx != nil && !s.coord.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if rbErr := s.coordTx.Rollback(ctx); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) && !s.coord.IsClosed() {
+			err = fmt.Errorf("end snapshot transaction: %w", rbErr)
+		}
+		cancel()
+	}
+	closeConn(s.coord)
+	return err
+}
