@@ -1,0 +1,101 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// fakeJobs is an in-memory Jobs: the HTTP layer is the unit under test.
+type fakeJobs struct {
+	mu        sync.Mutex
+	jobs      map[string]Job
+	order     []string // submission order, oldest first
+	store     bool     // Submit records the job (off for fuzzing)
+	submitErr error
+	getErr    error
+	lastLimit int
+	panicGet  bool
+}
+
+func newFakeJobs() *fakeJobs {
+	return &fakeJobs{jobs: make(map[string]Job), store: true}
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// add stores a job with the given id and status and returns it.
+func (f *fakeJobs) add(id, status, message string) Job {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j := Job{ID: id, Status: status, Message: message, Trigger: TriggerAPI, CreatedAt: time.Now()}
+	f.jobs[id] = j
+	f.order = append(f.order, id)
+	return j
+}
+
+func (f *fakeJobs) Submit(_ context.Context, trigger string) (Job, error) {
+	if f.submitErr != nil {
+		return Job{}, f.submitErr
+	}
+	j := Job{ID: newID(), Status: "Queued", Message: "Job was queued for execution.", Trigger: trigger, CreatedAt: time.Now()}
+	if f.store {
+		f.mu.Lock()
+		f.jobs[j.ID] = j
+		f.order = append(f.order, j.ID)
+		f.mu.Unlock()
+	}
+	return j, nil
+}
+
+func (f *fakeJobs) Get(_ context.Context, id string) (Job, error) {
+	if f.panicGet {
+		panic("fake Get panics")
+	}
+	if f.getErr != nil {
+		return Job{}, f.getErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return Job{}, fmt.Errorf("get job %s: %w", id, ErrNotFound)
+	}
+	return j, nil
+}
+
+func (f *fakeJobs) Cancel(_ context.Context, id string) (Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return Job{}, fmt.Errorf("cancel job %s: %w", id, ErrNotFound)
+	}
+	if j.Status == "Queued" || j.Status == "Executing" {
+		j.Status, j.Message, j.FinishedAt = "Canceled", "Job was canceled.", time.Now()
+		f.jobs[id] = j
+	}
+	return j, nil
+}
+
+func (f *fakeJobs) List(_ context.Context, limit int) ([]Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastLimit = limit
+	var out []Job
+	for i := len(f.order) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, f.jobs[f.order[i]])
+	}
+	return out, nil
+}
+
+type fakeReady struct{ err error }
+
+func (r fakeReady) Ready(context.Context) error { return r.err }

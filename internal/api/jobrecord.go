@@ -1,0 +1,117 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits of GET /api/Backup/Jobs?limit=.
+const (
+	DefaultJobsLimit = 50
+	MaxJobsLimit     = 1000
+)
+
+// JobRecord is the full job record of GET /api/Backup/Jobs and
+// GET /api/Backup/Jobs/{id}. Times are RFC 3339 in UTC, null when not (yet)
+// reached; DurationSeconds is null until the job has started.
+type JobRecord struct {
+	ID              string         `json:"id"`
+	Status          string         `json:"status"`
+	Message         string         `json:"message"`
+	Trigger         string         `json:"trigger"`
+	Phase           string         `json:"phase"`
+	CreatedAt       *time.Time     `json:"created_at"`
+	StartedAt       *time.Time     `json:"started_at"`
+	FinishedAt      *time.Time     `json:"finished_at"`
+	DurationSeconds *float64       `json:"duration_seconds"`
+	Progress        ProgressRecord `json:"progress"`
+	Archive         string         `json:"archive"`
+	Bytes           int64          `json:"bytes"`
+	SHA256          string         `json:"sha256"`
+}
+
+// ProgressRecord is a job's progress: tables done of total, bytes written.
+type ProgressRecord struct {
+	TablesDone  int   `json:"tables_done"`
+	TablesTotal int   `json:"tables_total"`
+	Bytes       int64 `json:"bytes"`
+}
+
+// JobList is the answer of GET /api/Backup/Jobs, newest job first.
+type JobList struct {
+	Jobs []JobRecord `json:"jobs"`
+}
+
+// NewJobRecord converts a Job to its JSON record; now ends the duration of a
+// job still running.
+func NewJobRecord(j Job, now time.Time) JobRecord {
+	rec := JobRecord{
+		ID: j.ID, Status: j.Status, Message: j.Message, Trigger: j.Trigger, Phase: j.Phase,
+		CreatedAt: utcOrNil(j.CreatedAt), StartedAt: utcOrNil(j.StartedAt), FinishedAt: utcOrNil(j.FinishedAt),
+		Progress: ProgressRecord{TablesDone: j.Progress.Done, TablesTotal: j.Progress.Total, Bytes: j.Progress.Bytes},
+		Archive:  j.Archive, Bytes: j.Bytes, SHA256: j.SHA256,
+	}
+	if !j.StartedAt.IsZero() {
+		end := j.FinishedAt
+		if end.IsZero() {
+			end = now
+		}
+		d := max(end.Sub(j.StartedAt), 0).Seconds()
+		rec.DurationSeconds = &d
+	}
+	return rec
+}
+
+func utcOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// handleJobs answers GET /api/Backup/Jobs?limit=N.
+func (s *server) handleJobs(w http.ResponseWriter, r *http.Request, _ string) {
+	limit := DefaultJobsLimit
+	if v := strings.TrimSpace(valueFold(r.URL.Query(), "limit")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxJobsLimit {
+			writeError(w, http.StatusBadRequest, "",
+				"Parameter 'limit' must be a whole number from 1 to "+strconv.Itoa(MaxJobsLimit)+".")
+			return
+		}
+		limit = n
+	}
+	jobs, err := s.opts.Jobs.List(r.Context(), limit)
+	if err != nil {
+		s.internalError(w, r, "", "list jobs", err)
+		return
+	}
+	now := time.Now()
+	list := JobList{Jobs: make([]JobRecord, 0, len(jobs))}
+	for _, j := range jobs {
+		list.Jobs = append(list.Jobs, NewJobRecord(j, now))
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// handleJob answers GET /api/Backup/Jobs/{id}.
+func (s *server) handleJob(w http.ResponseWriter, r *http.Request, given string) {
+	if !isHexID(given) {
+		writeError(w, http.StatusBadRequest, cut(given, maxIDEcho), MsgIDFormat)
+		return
+	}
+	id := strings.ToLower(given)
+	job, err := s.opts.Jobs.Get(r.Context(), id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, given, MsgNotFound)
+	case err != nil:
+		s.internalError(w, r, given, "get job "+id, err)
+	default:
+		writeJSON(w, http.StatusOK, NewJobRecord(job, time.Now()))
+	}
+}
