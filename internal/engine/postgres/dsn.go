@@ -134,7 +134,9 @@ func parseKeyValues(s string) ([][2]string, bool) {
 	}
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 // quoteValue quotes a key=value connection string value when it needs it.
 func quoteValue(v string) string {
