@@ -1,0 +1,48 @@
+# hubble-applianceapi — `make help` lists the targets.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+
+VERSION ?= 0.1.0
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BIN     := bin/hubble-applianceapi
+NFPM    := go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+
+.PHONY: help build test lint bench bench-smoke demo deb fuzz clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build the static binary into bin/
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hubble-applianceapi
+
+test: ## the whole suite, as CI runs it (installs prerequisites if missing)
+	bash scripts/test.sh
+
+lint: ## gofmt, go vet, staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+bench: build ## backup/restore vs pg_dump -Fd -j2 / pg_restore -j2 on a ~1 GB dataset (BENCH_MB=1024)
+	go run ./tools/bench --bin $(BIN) --size-mb $${BENCH_MB:-1024} --dir .bench
+
+bench-smoke: build ## a small run of the benchmark (what CI runs)
+	go run ./tools/bench --bin $(BIN) --size-mb 20 --dir $$(mktemp -d) --cleanup
+
+demo: build ## start the service on a local demo database (see README)
+	bash scripts/demo.sh
+
+deb: build ## build the Debian package into dist/
+	mkdir -p dist
+	VERSION=$(VERSION) $(NFPM) pkg --packager deb --config etc/nfpm.yaml --target dist/
+
+fuzz: ## run every fuzzer for FUZZTIME (default 30s) each
+	@for pkg in $$(go list ./...); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; \
+	  done; \
+	done
+
+clean: ## remove build outputs
+	rm -rf bin dist

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hubble/hubble-applianceapi/internal/config"
+	"github.com/hubble/hubble-applianceapi/internal/logging"
+)
+
+// env bundles what every config-reading command sets up.
+type env struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	closer io.Closer
+}
+
+func (e *env) Close() { e.closer.Close() }
+
+func addConfigFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "config", "", "configuration file (default $HUBBLE_CONFIG, else "+config.DefaultPath+")")
+}
+
+// setup loads the configuration and opens the troubleshooting log;
+// warnings about unknown HUBBLE_* variables go to the log.
+func setup(configFlag string) (*env, error) {
+	cfg, warnings, err := config.Load(config.Path(configFlag), os.Environ())
+	if err != nil {
+		return nil, err
+	}
+	log, closer, err := logging.Open(cfg.LogFile, os.Stderr, slog.LevelInfo)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	return &env{cfg: cfg, log: log, closer: closer}, nil
+}

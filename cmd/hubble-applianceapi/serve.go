@@ -1,0 +1,32 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hubble/hubble-applianceapi/internal/daemon"
+)
+
+func newServeCmd() *cobra.Command {
+	var configFlag string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: REST API, job queue, scheduler",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := setup(configFlag)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return daemon.Run(ctx, e.cfg, e.log, version)
+		},
+	}
+	addConfigFlag(cmd, &configFlag)
+	return cmd
+}

@@ -1,0 +1,273 @@
+package backup
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/hubble/hubble-applianceapi/internal/archive"
+	"github.com/hubble/hubble-applianceapi/internal/engine"
+	"github.com/hubble/hubble-applianceapi/internal/msg"
+	"github.com/hubble/hubble-applianceapi/internal/replication"
+	"github.com/hubble/hubble-applianceapi/internal/storage"
+)
+
+// stagePrefix starts every staging folder in temp_dir; the job id follows,
+// so a restarted service can find a dead job's leftovers.
+const stagePrefix = "hubble-backup-"
+
+// Options are the pipeline's settings (from the config file).
+type Options struct {
+	BackupDir   string // where Target publishes; checked by pre-flight
+	TempDir     string
+	MinFreeMB   int64
+	Schema      string
+	Parallel    int
+	Level       int
+	Replication *replication.Tool // nil = replication disabled
+	Version     string            // tool version written to the manifest
+}
+
+// Pipeline runs backups. Its fields are set once; Run is safe to call from
+// several goroutines.
+type Pipeline struct {
+	Engine engine.Engine
+	Target storage.Target
+	FS     FS
+	Log    *slog.Logger
+	Opts   Options
+	Now    func() time.Time
+}
+
+// Progress is reported while a backup runs.
+type Progress struct {
+	Phase       string // preflight, replication, snapshot, data, publish
+	TablesDone  int
+	TablesTotal int
+	Bytes       int64 // table data copied so far
+}
+
+// Result describes a published archive.
+type Result struct {
+	Name   string // archive file name in the target
+	Bytes  int64  // archive size
+	SHA256 string // of the whole archive file
+	Tables int
+	Rows   int64
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// Preflight runs the cheap checks (directories, free space).
+func (p *Pipeline) Preflight() error {
+	return Preflight(p.FS, p.Opts.BackupDir, p.Opts.TempDir, p.Opts.MinFreeMB)
+}
+
+// Cleanup removes what a job with id left in temp_dir and the target, for
+// jobs a dead process left unfinished.
+func (p *Pipeline) Cleanup(ctx context.Context, id string) error {
+	matches, _ := filepath.Glob(filepath.Join(p.Opts.TempDir, stagePrefix+id+"-*"))
+	var errs []error
+	for _, m := range matches {
+		errs = append(errs, os.RemoveAll(m))
+	}
+	errs = append(errs, p.Target.RemovePartials(ctx, id))
+	return errors.Join(errs...)
+}
+
+// Run performs one backup for job id. On any error or cancellation nothing
+// is left in temp_dir or the target and every connection is closed.
+func (p *Pipeline) Run(ctx context.Context, id string, report func(Progress)) (Result, error) {
+	if report == nil {
+		report = func(Progress) {}
+	}
+	log := p.Log.With("job", id)
+	start := p.now().UTC()
+	log.Info("backup started", "schema", p.Opts.Schema, "backup_dir", p.Opts.BackupDir)
+	res, err := p.run(ctx, id, start, log, report)
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Warn("backup canceled", "reason", context.Cause(ctx), "error", err)
+			return Result{}, ctx.Err()
+		}
+		log.Error("backup failed", "error", err)
+		return Result{}, err
+	}
+	log.Info("backup finished", "archive", res.Name, "bytes", res.Bytes, "tables", res.Tables, "rows", res.Rows,
+		"seconds", p.now().Sub(start).Seconds())
+	return res, nil
+}
+
+func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slog.Logger, report func(Progress)) (res Result, err error) {
+	report(Progress{Phase: "preflight"})
+	if err := p.Preflight(); err != nil {
+		return res, err
+	}
+	if info, err := p.Engine.Check(ctx, p.Opts.Schema); err != nil {
+		return res, p.CheckError(err, info.Database)
+	}
+
+	stage, err := os.MkdirTemp(p.Opts.TempDir, stagePrefix+id+"-")
+	if err != nil {
+		return res, fmt.Errorf("create staging folder in %s: %w", p.Opts.TempDir, err)
+	}
+	defer os.RemoveAll(stage)
+
+	var replFile string
+	if p.Opts.Replication != nil {
+		report(Progress{Phase: "replication"})
+		dir := filepath.Join(stage, filepath.FromSlash(archive.DirReplication))
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return res, err
+		}
+		replFile = filepath.Join(stage, filepath.FromSlash(archive.ReplicationFile))
+		log.Info("exporting replication repository", "file", replFile)
+		if err := p.Opts.Replication.Export(ctx, replFile); err != nil {
+			return res, err
+		}
+	}
+
+	report(Progress{Phase: "snapshot"})
+	snap, err := p.Engine.Snapshot(ctx, p.Opts.Schema, p.Opts.Parallel)
+	if err != nil {
+		return res, p.CheckError(err, "")
+	}
+	defer snap.Close()
+	info := snap.Info()
+	tables := snap.Tables()
+	taken := map[string]bool{}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = archive.DataFileName(t.Schema, t.Name, taken)
+	}
+	files, err := snap.Files(ctx, names)
+	if err != nil {
+		return res, err
+	}
+	dataDir := filepath.Join(stage, filepath.FromSlash(archive.DirDatabase))
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		return res, err
+	}
+	log.Info("snapshot taken", "tables", len(tables), "server_version", info.ServerVersion)
+
+	obj, err := p.Target.Create(ctx, id)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if err != nil {
+			obj.Abort()
+		}
+	}()
+	sum := &hashCounter{h: sha256.New(), w: obj}
+	aw, err := archive.NewWriter(sum, p.Opts.Level)
+	if err != nil {
+		return res, err
+	}
+	m := &archive.Manifest{
+		FormatVersion: archive.FormatVersion,
+		Tool:          "hubble-applianceapi",
+		ToolVersion:   p.Opts.Version,
+		Engine:        info.Engine,
+		ServerVersion: info.ServerVersion,
+		ClientVersion: info.ClientVersion,
+		Database:      info.Database,
+		Schema:        info.Schema,
+		SnapshotTime:  info.SnapshotTime,
+	}
+	if replFile != "" {
+		if err := aw.AddDir(archive.DirReplication); err != nil {
+			return res, err
+		}
+		f, err := aw.AddFile(ctx, archive.ReplicationFile, replFile)
+		if err != nil {
+			return res, err
+		}
+		m.Files = append(m.Files, f)
+	}
+	if err := aw.AddDir(archive.DirDatabase); err != nil {
+		return res, err
+	}
+	for _, ef := range files {
+		f, err := aw.AddBytes(ctx, path.Join(archive.DirDatabase, ef.Name), ef.Data)
+		if err != nil {
+			return res, err
+		}
+		m.Files = append(m.Files, f)
+	}
+
+	report(Progress{Phase: "data", TablesTotal: len(tables)})
+	entries, err := p.copyTables(ctx, snap, tables, names, dataDir, aw, report)
+	if err != nil {
+		return res, err
+	}
+	m.Tables = entries
+	// The snapshot's connections are no longer needed; release them before
+	// the (possibly slow, NFS) publish.
+	snap.Close()
+
+	report(Progress{Phase: "publish", TablesDone: len(tables), TablesTotal: len(tables)})
+	m.CreatedTime = p.now().UTC()
+	mb, err := m.Marshal()
+	if err != nil {
+		return res, err
+	}
+	if _, err := aw.AddBytes(ctx, archive.ManifestName, mb); err != nil {
+		return res, err
+	}
+	if err := aw.Close(); err != nil {
+		return res, fmt.Errorf("finish archive: %w", err)
+	}
+	name, err := obj.Commit(ctx, func(seq int) string { return archive.Name(start, seq) })
+	if err != nil {
+		if errors.Is(err, storage.ErrCommit) {
+			return res, msg.UnableToMove(err)
+		}
+		return res, err
+	}
+	res = Result{Name: name, Bytes: sum.n, SHA256: hex.EncodeToString(sum.h.Sum(nil)), Tables: len(tables)}
+	for _, t := range entries {
+		res.Rows += t.Rows
+	}
+	return res, nil
+}
+
+// CheckError maps engine failures to the SPEC section 7 messages.
+func (p *Pipeline) CheckError(err error, database string) error {
+	var ce *engine.ConnectError
+	switch {
+	case errors.As(err, &ce):
+		return msg.NoConnection(ce.Error(), err)
+	case errors.Is(err, engine.ErrSchemaNotFound):
+		return msg.NoSchema(p.Opts.Schema, database)
+	}
+	return err
+}
+
+// hashCounter hashes and counts the archive bytes on their way to the target.
+type hashCounter struct {
+	h hash.Hash
+	w io.Writer
+	n int64
+}
+
+func (hc *hashCounter) Write(b []byte) (int, error) {
+	n, err := hc.w.Write(b)
+	hc.h.Write(b[:n])
+	hc.n += int64(n)
+	return n, err
+}

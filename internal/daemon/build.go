@@ -1,0 +1,60 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/hubble/hubble-applianceapi/internal/backup"
+	"github.com/hubble/hubble-applianceapi/internal/config"
+	"github.com/hubble/hubble-applianceapi/internal/engine/postgres"
+	"github.com/hubble/hubble-applianceapi/internal/replication"
+	"github.com/hubble/hubble-applianceapi/internal/storage/local"
+)
+
+// NewEngine builds the configured database engine. The password comes from
+// database.password_file, else libpq's PGPASSWORD, never from argv.
+func NewEngine(cfg *config.Config) (*postgres.Engine, error) {
+	pw, err := config.ReadSecret(cfg.Database.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("database.password_file: %w", err)
+	}
+	return postgres.New(postgres.Config{DSN: cfg.Database.DSN, Password: pw})
+}
+
+// ReplicationTool is the configured export/import command, nil when
+// replication is disabled.
+func ReplicationTool(cfg *config.Config, export bool) *replication.Tool {
+	if !cfg.Replication.Enabled {
+		return nil
+	}
+	argv := cfg.Replication.ImportCommand
+	if export {
+		argv = cfg.Replication.ExportCommand
+	}
+	return &replication.Tool{Argv: argv, User: cfg.Replication.User}
+}
+
+// NewPipeline builds the backup pipeline from the configuration; the CLI's
+// foreground backup and the service use the same one.
+func NewPipeline(cfg *config.Config, log *slog.Logger, version string) (*backup.Pipeline, error) {
+	eng, err := NewEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &backup.Pipeline{
+		Engine: eng,
+		Target: local.New(cfg.BackupDir),
+		FS:     backup.OSFS{},
+		Log:    log,
+		Opts: backup.Options{
+			BackupDir:   cfg.BackupDir,
+			TempDir:     cfg.TempDir,
+			MinFreeMB:   cfg.MinFreeMB,
+			Schema:      cfg.Database.Schema,
+			Parallel:    cfg.Database.Parallel,
+			Level:       cfg.CompressionLevel,
+			Replication: ReplicationTool(cfg, true),
+			Version:     version,
+		},
+	}, nil
+}

@@ -1,0 +1,255 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hubble/hubble-applianceapi/internal/api"
+	"github.com/hubble/hubble-applianceapi/internal/archive"
+	"github.com/hubble/hubble-applianceapi/internal/backup"
+	"github.com/hubble/hubble-applianceapi/internal/config"
+	"github.com/hubble/hubble-applianceapi/internal/jobs"
+	"github.com/hubble/hubble-applianceapi/internal/notify"
+	"github.com/hubble/hubble-applianceapi/internal/retention"
+)
+
+// TriggerSchedule is the trigger recorded for runs of the built-in scheduler.
+const TriggerSchedule = "schedule"
+
+// Run serves until ctx ends (SIGTERM/SIGINT), then stops in order: no new
+// requests, queued and executing jobs canceled and cleaned up, then exit.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version string) error {
+	d, err := New(cfg, log, version)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		d.Close()
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	return d.Serve(ctx, ln)
+}
+
+// Daemon is the running service.
+type Daemon struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	pipeline *backup.Pipeline
+	store    *jobs.BoltStore
+	manager  *jobs.Manager
+	metrics  *api.Metrics
+	notifier *notify.Notifier
+	handler  http.Handler
+	sched    scheduler
+
+	mu          sync.Mutex
+	lastSuccess time.Time
+}
+
+// New builds every part of the service from cfg; nothing runs yet.
+func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) {
+	pipeline, err := NewPipeline(cfg, log, version)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create state_dir %s: %w", cfg.StateDir, err)
+	}
+	store, err := jobs.OpenStore(filepath.Join(cfg.StateDir, "jobs.db"))
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, pipeline: pipeline, store: store}
+	d.notifier, err = notify.New(notify.Config{
+		URL: cfg.Notify.WebhookURL, Headers: cfg.Notify.Headers, Timeout: cfg.Notify.Timeout.D(),
+		Retries: cfg.Notify.Retries, OnSuccess: cfg.Notify.OnSuccess, StaleAfter: cfg.Notify.StaleAfter.D(),
+	}, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+
+	d.manager = jobs.NewManager(store, d.work, jobs.Options{
+		MaxConcurrent: cfg.MaxConcurrentJobs,
+		MaxQueued:     cfg.MaxQueuedJobs,
+		HistoryDays:   cfg.JobHistoryDays,
+		Logger:        log,
+		OnInterrupted: func(j jobs.Job) {
+			if err := pipeline.Cleanup(context.Background(), j.ID); err != nil {
+				log.Warn("remove leftovers of interrupted job", "job", j.ID, "error", err)
+			}
+		},
+		OnFinished: d.finished,
+	})
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.metrics, err = api.NewMetrics(reg, api.MetricsOptions{
+		QueueDepth:    func() int { q, _ := d.manager.Counts(); return q },
+		Executing:     func() int { _, e := d.manager.Counts(); return e },
+		BackupDirFree: func() (uint64, error) { return pipeline.FS.FreeBytes(cfg.BackupDir) },
+		TempDirFree:   func() (uint64, error) { return pipeline.FS.FreeBytes(cfg.TempDir) },
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	d.sched, err = newScheduler(cfg, d.enqueueScheduled, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	d.handler = api.New(api.Options{
+		Jobs:    jobsAdapter{d},
+		Ready:   readiness{d},
+		Version: version,
+		Logger:  log,
+		Metrics: api.MetricsHandler(reg),
+		NextRun: d.sched.Next,
+	})
+	return d, nil
+}
+
+// Handler is the HTTP API (for tests that serve it themselves).
+func (d *Daemon) Handler() http.Handler { return d.handler }
+
+// Close releases the store; only for a Daemon that never served.
+func (d *Daemon) Close() { d.store.Close() }
+
+// Serve runs the service on ln until ctx ends.
+func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
+	defer d.store.Close()
+	if err := d.manager.Start(ctx); err != nil {
+		return err
+	}
+	d.initLastSuccess(ctx)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go d.notifier.Watch(watchCtx, d.LastSuccess)
+	d.sched.Start()
+
+	srv := api.NewServer(ln.Addr().String(), d.handler)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	d.log.Info("service started", "listen", ln.Addr().String(), "backup_dir", d.cfg.BackupDir, "schema", d.cfg.Database.Schema)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	d.log.Info("service stopping")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d.sched.Stop(stopCtx)
+	// Jobs first: a Cancel request in flight gets its answer while the
+	// server drains.
+	if serr := d.manager.Stop(stopCtx); serr != nil {
+		d.log.Warn("stop jobs", "error", serr)
+	}
+	if serr := srv.Shutdown(stopCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		d.log.Warn("stop http server", "error", serr)
+	}
+	stopWatch()
+	d.notifier.Close(stopCtx)
+	d.log.Info("service stopped")
+	return err
+}
+
+// work runs one backup job.
+func (d *Daemon) work(ctx context.Context, job jobs.Job, report func(jobs.Update)) (jobs.Result, error) {
+	res, err := d.pipeline.Run(ctx, job.ID, func(p backup.Progress) {
+		report(jobs.Update{Phase: &p.Phase, Progress: &jobs.Progress{Done: p.TablesDone, Total: p.TablesTotal, Bytes: p.Bytes}})
+	})
+	if err != nil {
+		return jobs.Result{}, err
+	}
+	path := filepath.Join(d.cfg.BackupDir, res.Name)
+	return jobs.Result{Artifact: path, Bytes: res.Bytes, SHA256: res.SHA256,
+		Message: fmt.Sprintf("Backup completed: %s (%d tables, %d rows, %d bytes).", path, res.Tables, res.Rows, res.Bytes)}, nil
+}
+
+// submit runs Execute's synchronous pre-flight, then queues the job.
+func (d *Daemon) submit(ctx context.Context, trigger, skipMessage string) (jobs.Job, error) {
+	if err := d.pipeline.Preflight(); err != nil {
+		return d.manager.Fail(ctx, trigger, err.Error())
+	}
+	return d.manager.SubmitWithSkipMessage(ctx, trigger, skipMessage)
+}
+
+func (d *Daemon) enqueueScheduled(ctx context.Context) error {
+	_, err := d.submit(ctx, TriggerSchedule, jobs.MsgSkipped)
+	return err
+}
+
+// finished feeds metrics, retention and notifications.
+func (d *Daemon) finished(j jobs.Job) {
+	d.metrics.JobFinished(toAPI(j))
+	if j.Status == jobs.StatusSuccess {
+		d.mu.Lock()
+		d.lastSuccess = j.FinishedAt
+		d.mu.Unlock()
+		d.metrics.SetLastSuccess(j.FinishedAt, j.Result.Bytes)
+		d.applyRetention()
+	}
+	event := notify.EventJobFailed
+	switch j.Status {
+	case jobs.StatusSuccess:
+		event = notify.EventJobSucceeded
+	case jobs.StatusCanceled, jobs.StatusLimitReached:
+		return // not failures of the backup itself
+	}
+	d.notifier.Notify(context.Background(), notify.Event{
+		Event: event, ID: j.ID, Status: string(j.Status), Message: j.Message, Trigger: j.Trigger,
+		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, Archive: j.Result.Artifact, Bytes: j.Result.Bytes,
+	})
+}
+
+func (d *Daemon) applyRetention() {
+	rules := retention.Rules{KeepLast: d.cfg.Retention.KeepLast, KeepDays: d.cfg.Retention.KeepDays}
+	if rules.KeepLast == 0 && rules.KeepDays == 0 {
+		return
+	}
+	if _, err := retention.Apply(context.Background(), d.cfg.BackupDir, rules, time.Now(), archive.ParseName, false, d.log); err != nil {
+		d.log.Warn("apply retention", "error", err)
+	}
+}
+
+// LastSuccess is when a backup last succeeded (zero if never).
+func (d *Daemon) LastSuccess() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lastSuccess
+}
+
+func (d *Daemon) initLastSuccess(ctx context.Context) {
+	all, err := d.store.List(ctx, 0)
+	if err != nil {
+		return
+	}
+	for _, j := range all {
+		if j.Status == jobs.StatusSuccess {
+			d.mu.Lock()
+			if j.FinishedAt.After(d.lastSuccess) {
+				d.lastSuccess = j.FinishedAt
+			}
+			d.mu.Unlock()
+		}
+	}
+	if t := d.LastSuccess(); !t.IsZero() {
+		d.metrics.SetLastSuccess(t, 0)
+	}
+}

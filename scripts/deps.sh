@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need, only where missing, on a
+# fresh Debian/Ubuntu machine: the PostgreSQL server and client tools, curl,
+# and systemd-analyze (unit file checks). Needs root (or sudo) only when it
+# has something to install.
+set -euo pipefail
+
+need=()
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v pg_dump >/dev/null || need+=(postgresql-client)
+command -v curl >/dev/null || need+=(curl)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v dpkg-deb >/dev/null || need+=(dpkg)
+command -v gzip >/dev/null || need+=(gzip)
+
+if ((${#need[@]})); then
+  echo "deps: installing ${need[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null; then
+  if [ -x /usr/local/go/bin/go ]; then
+    echo "deps: Go is at /usr/local/go/bin; add it to PATH" >&2
+  else
+    echo "deps: Go 1.26 or newer is required (https://go.dev/dl/)" >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs missing prerequisites, then
+# formatting, vet, staticcheck, every test with the race detector against a
+# real PostgreSQL (each test binary starts its own throwaway cluster unless
+# HUBBLE_TEST_DSN is set), and a small smoke run of the benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+bash scripts/deps.sh
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "not gofmt'ed: $unformatted" >&2; exit 1; fi
+echo "== go vet"
+go vet ./...
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+echo "== go test -race"
+go test -race -count=1 -timeout 60m ./...
+echo "== bench smoke"
+make bench-smoke
+echo "== all tests passed"
