@@ -81,4 +81,3 @@ func cut(s string, n int) string {
 	}
 	return s
 }
-
