@@ -1,0 +1,270 @@
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// HubbleOptions shapes the dataset CreateHubble builds.
+type HubbleOptions struct {
+	Schema string // default "hubble"
+	Rows   int    // rows of each big table (gl_budget, ap_budget); default 2000
+}
+
+// Role names the generators grant privileges to. Roles are cluster-wide, so
+// they are created if missing and never dropped.
+const (
+	ReaderRole = "hubble_reader" // granted by CreateHubble
+	AppRole    = "hubble_app"    // granted by CreateObjectRich
+)
+
+// ERPTables lists the tables (schema-qualified, unquoted) CreateERP makes; the
+// generated views reference them, so a restore target needs them first.
+var ERPTables = []string{"erp.gl_account"}
+
+// CreateHubble creates a Hubble-like schema in dsn: budgeting tables
+// (gl_budget, ap_budget, is_generic, isbpayroll, bs_generic, cf_generic,
+// budget_version with a foreign key from gl_budget, an empty budget_comment),
+// the five activity tables of CreateActivityTables, tables whose names need
+// quoting ("GlBudget", "budget lines" next to budget_lines, "select",
+// "bücher", "we.ird""name"), nasty_data and long_text (tabs, newlines, CR,
+// backslashes, \N and \. lookalikes, ” vs NULL, unicode, bytea with all 256
+// bytes, json/jsonb, arrays, numeric/float extremes, infinite timestamps, 1 MB
+// texts), a dropped column, identity and serial columns, a standalone
+// sequence at a non-initial value, indexes, views (one over erp.gl_account),
+// a populated materialized view, functions, a trigger, comments and grants to
+// ReaderRole. It also runs CreateERP. The schema must not exist yet.
+func CreateHubble(ctx context.Context, dsn string, opts HubbleOptions) error {
+	if opts.Schema == "" {
+		opts.Schema = "hubble"
+	}
+	if opts.Rows <= 0 {
+		opts.Rows = 2000
+	}
+	if err := CreateERP(ctx, dsn); err != nil {
+		return err
+	}
+	sql := expand(hubbleSQL, opts.Schema, opts.Rows) + activitySQL(opts.Schema, opts.Rows/4) +
+		expand(nastySQL, opts.Schema, opts.Rows) + expand(hubbleObjectsSQL, opts.Schema, opts.Rows)
+	if err := Exec(ctx, dsn, sql); err != nil {
+		return fmt.Errorf("create hubble schema %s: %w", opts.Schema, err)
+	}
+	return nil
+}
+
+// CreateERP creates schema erp with table erp.gl_account (and its rows) if
+// missing. Views of the generated schemas reference it.
+func CreateERP(ctx context.Context, dsn string) error {
+	if err := Exec(ctx, dsn, erpSQL); err != nil {
+		return fmt.Errorf("create erp schema: %w", err)
+	}
+	return nil
+}
+
+// CreateActivityTables creates the five empty activity tables (activity,
+// activity_log, activity_detail, activity_history, activity_status) in
+// schema, creating the schema if missing, as a fresh appliance has them.
+// Their definitions are those of CreateHubble.
+func CreateActivityTables(ctx context.Context, dsn, schema string) error {
+	sql := "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(schema) + ";\n" + activitySQL(schema, 0)
+	if err := Exec(ctx, dsn, sql); err != nil {
+		return fmt.Errorf("create activity tables in %s: %w", schema, err)
+	}
+	return nil
+}
+
+// ActivityTables are the names of the tables CreateActivityTables makes.
+var ActivityTables = []string{"activity", "activity_detail", "activity_history", "activity_log", "activity_status"}
+
+// expand fills the placeholders of a SQL template: {s} quoted schema, {sreg}
+// the same inside a string literal, {rows} the row count.
+func expand(tmpl, schema string, rows int) string {
+	q := QuoteIdent(schema)
+	return strings.NewReplacer("{s}", q, "{sreg}", strings.ReplaceAll(q, "'", "''"),
+		"{rows}", strconv.Itoa(rows)).Replace(tmpl)
+}
+
+func activitySQL(schema string, rows int) string {
+	sql := expand(activityDDL, schema, rows)
+	if rows > 0 {
+		sql += expand(activityData, schema, rows)
+	}
+	return sql
+}
+
+const erpSQL = `
+CREATE SCHEMA IF NOT EXISTS erp;
+CREATE TABLE IF NOT EXISTS erp.gl_account (
+	account_code text PRIMARY KEY,
+	name text NOT NULL,
+	account_type text NOT NULL,
+	active boolean NOT NULL DEFAULT true
+);
+INSERT INTO erp.gl_account
+SELECT 'A' || lpad(i::text, 4, '0'), 'Account ' || i || ' ' || (ARRAY['Revenue','Travel','Salaries','Rent','IT'])[1 + i % 5],
+       (ARRAY['income','expense','asset','liability'])[1 + i % 4], i % 11 <> 0
+FROM generate_series(1, 300) i
+ON CONFLICT DO NOTHING;
+`
+
+const hubbleSQL = `
+CREATE SCHEMA {s};
+DO $$ BEGIN CREATE ROLE hubble_reader NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+
+CREATE SEQUENCE {s}.doc_number_seq START 1000 INCREMENT 5;
+CREATE SEQUENCE {s}.unused_seq START 1;
+SELECT setval('{sreg}.unused_seq', 50, false);
+
+CREATE TABLE {s}.budget_version (
+	id serial PRIMARY KEY,
+	name text NOT NULL UNIQUE,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO {s}.budget_version (name, created_at) VALUES
+	('Budget 2024', '2023-10-01 08:00:00+00'), ('Forecast Q2', '2024-04-02 09:30:00+02'), ('Plan 2025 (draft)', '2024-09-15 17:45:12.5+00');
+
+CREATE TABLE {s}.gl_budget (
+	id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	version_id integer NOT NULL REFERENCES {s}.budget_version (id),
+	obsolete_col text,
+	account_code text NOT NULL,
+	cost_center text,
+	period date NOT NULL,
+	amount numeric(18,2) NOT NULL,
+	currency char(3) NOT NULL DEFAULT 'EUR',
+	description text,
+	updated_at timestamptz
+);
+-- A dropped column leaves a hole in the attribute numbers: COPY must name columns.
+ALTER TABLE {s}.gl_budget DROP COLUMN obsolete_col;
+ALTER TABLE {s}.gl_budget ADD COLUMN approved boolean NOT NULL DEFAULT false;
+CREATE INDEX gl_budget_account_period_idx ON {s}.gl_budget (account_code, period);
+CREATE INDEX gl_budget_open_idx ON {s}.gl_budget (period) WHERE NOT approved;
+INSERT INTO {s}.gl_budget (version_id, account_code, cost_center, period, amount, currency, description, updated_at, approved)
+SELECT 1 + i % 3, 'A' || lpad((1 + (i * 7919) % 320)::text, 4, '0'),
+       CASE WHEN i % 17 = 0 THEN NULL ELSE 'CC' || (100 + i % 40) END,
+       make_date(2024 + (i % 24) / 12, 1 + i % 12, 1),
+       round(((i::bigint * 2654435761) % 10000000)::numeric / 100 - 20000, 2),
+       (ARRAY['EUR','USD','CHF'])[1 + i % 3],
+       CASE WHEN i % 13 = 0 THEN '' WHEN i % 29 = 0 THEN NULL ELSE 'Budget line ' || i || E'\t(' || md5(i::text) || ')' END,
+       timestamptz '2024-01-01 00:00:00+00' + i * interval '37 minutes 13.25 seconds',
+       i % 5 = 0
+FROM generate_series(1, {rows}) i;
+
+CREATE TABLE {s}.ap_budget (
+	id bigserial PRIMARY KEY,
+	vendor text NOT NULL,
+	account_code text,
+	period date,
+	amount numeric(14,2),
+	note text,
+	doc_number bigint NOT NULL DEFAULT nextval('{sreg}.doc_number_seq')
+);
+INSERT INTO {s}.ap_budget (vendor, account_code, period, amount, note)
+SELECT 'Vendor ' || (i % 97), 'A' || lpad((1 + i % 300)::text, 4, '0'), make_date(2024, 1 + i % 12, 1 + i % 28),
+       CASE WHEN i % 50 = 0 THEN NULL ELSE round((i % 1000) * 1.37 - 200, 2) END,
+       CASE i % 4 WHEN 0 THEN NULL WHEN 1 THEN '' WHEN 2 THEN E'multi\nline note ' || i ELSE 'note ' || i END
+FROM generate_series(1, {rows}) i;
+
+CREATE TABLE {s}.is_generic (
+	id serial PRIMARY KEY,
+	line_code text NOT NULL,
+	label text,
+	value numeric,
+	attrs jsonb,
+	tags text[]
+);
+INSERT INTO {s}.is_generic (line_code, label, value, attrs, tags)
+SELECT 'IS' || (i % 60), 'Line ' || i, (i * 1.5) - 100,
+       jsonb_build_object('row', i, 'even', i % 2 = 0, 'name', 'item "' || i || '"'),
+       ARRAY['t' || (i % 3), CASE WHEN i % 7 = 0 THEN NULL ELSE 'x' END]
+FROM generate_series(1, {rows} / 2) i;
+
+CREATE TABLE {s}.isbpayroll (
+	employee_id integer NOT NULL,
+	period date NOT NULL,
+	gross numeric(12,2) NOT NULL,
+	net numeric(12,2),
+	hours real,
+	PRIMARY KEY (employee_id, period)
+);
+INSERT INTO {s}.isbpayroll
+SELECT 1000 + i / 12, make_date(2024, 1 + i % 12, 1), 3000 + (i % 500) * 7.25, 2100 + (i % 500) * 5.1, 160 + (i % 9) * 0.25
+FROM generate_series(0, {rows} / 2 - 1) i;
+
+CREATE TABLE {s}.bs_generic (line_code text PRIMARY KEY, value numeric(16,4));
+INSERT INTO {s}.bs_generic SELECT 'BS' || i, i * 10.0001 FROM generate_series(1, 40) i;
+CREATE TABLE {s}.cf_generic (line_code text, period date, value double precision);
+INSERT INTO {s}.cf_generic SELECT 'CF' || (i % 10), make_date(2024, 1 + i % 12, 1), i / 3.0 FROM generate_series(1, 120) i;
+CREATE TABLE {s}.budget_comment (id integer, body text);
+
+-- Names that need quoting, and one whose file name collides with another's.
+CREATE TABLE {s}."GlBudget" ("Id" integer PRIMARY KEY, "AccountCode" text, "Amount" numeric(12,2));
+INSERT INTO {s}."GlBudget" SELECT i, 'A' || i, i * 1.01 FROM generate_series(1, 50) i;
+CREATE TABLE {s}."budget lines" ("line no" integer, "text" text);
+INSERT INTO {s}."budget lines" SELECT i, 'spaced ' || i FROM generate_series(1, 20) i;
+CREATE TABLE {s}.budget_lines (line_no integer, txt text);
+INSERT INTO {s}.budget_lines SELECT i, 'underscored ' || i FROM generate_series(1, 10) i;
+CREATE TABLE {s}."select" ("from" integer, "where" text, "order" date);
+INSERT INTO {s}."select" SELECT i, 'w' || i, make_date(2024, 1, i) FROM generate_series(1, 5) i;
+CREATE TABLE {s}."bücher" ("größe" integer, titel text);
+INSERT INTO {s}."bücher" VALUES (1, 'Der Zauberberg'), (2, 'Ἰλιάς'), (3, NULL);
+CREATE TABLE {s}."we.ird""name" ("co""l" text, "a.b" integer);
+INSERT INTO {s}."we.ird""name" VALUES ('x', 1), ('"', 2), ('''', 3);
+`
+
+const activityDDL = `
+CREATE TABLE {s}.activity (
+	id serial PRIMARY KEY,
+	name text NOT NULL,
+	owner text,
+	state text,
+	created_at timestamptz
+);
+CREATE TABLE {s}.activity_log (
+	id bigserial PRIMARY KEY,
+	activity_id integer,
+	logged_at timestamptz,
+	level text,
+	message text
+);
+CREATE INDEX activity_log_activity_idx ON {s}.activity_log (activity_id);
+CREATE TABLE {s}.activity_detail (
+	activity_id integer NOT NULL,
+	key text NOT NULL,
+	value text,
+	PRIMARY KEY (activity_id, key)
+);
+CREATE TABLE {s}.activity_history (
+	id bigserial PRIMARY KEY,
+	activity_id integer,
+	changed_at timestamptz,
+	old_state text,
+	new_state text
+);
+CREATE TABLE {s}.activity_status (
+	activity_id integer PRIMARY KEY,
+	status text,
+	progress numeric(5,2),
+	updated_at timestamptz
+);
+`
+
+const activityData = `
+INSERT INTO {s}.activity (name, owner, state, created_at)
+SELECT 'Activity ' || i, 'user' || (i % 7), (ARRAY['new','running','done'])[1 + i % 3], timestamptz '2024-03-01 12:00+00' + i * interval '1 hour'
+FROM generate_series(1, {rows}) i;
+INSERT INTO {s}.activity_log (activity_id, logged_at, level, message)
+SELECT 1 + i % {rows}, timestamptz '2024-03-01 12:00+00' + i * interval '1 minute', (ARRAY['INFO','WARN','ERROR'])[1 + i % 3],
+       'step ' || i || CASE WHEN i % 9 = 0 THEN E'\nstack:\n\tat foo()' ELSE '' END
+FROM generate_series(1, {rows} * 3) i;
+INSERT INTO {s}.activity_detail SELECT 1 + i / 3, 'k' || (i % 3), CASE WHEN i % 4 = 0 THEN NULL ELSE 'v' || i END
+FROM generate_series(0, {rows} * 3 - 1) i;
+INSERT INTO {s}.activity_history (activity_id, changed_at, old_state, new_state)
+SELECT 1 + i % {rows}, timestamptz '2024-03-02 00:00+00' + i * interval '5 minutes', 'new', 'running' FROM generate_series(1, {rows}) i;
+INSERT INTO {s}.activity_status SELECT i, (ARRAY['ok','failed'])[1 + i % 2], (i % 101)::numeric, timestamptz '2024-03-03 00:00+00'
+FROM generate_series(1, {rows}) i;
+`
