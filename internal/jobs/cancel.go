@@ -77,8 +77,8 @@ func (m *Manager) finalizeQueued(ctx context.Context, e *entry, msg string) (Job
 		m.mu.Unlock()
 	}
 	e.cancel(ErrCanceled)
-	close(e.done)
 	m.finished(job)
+	close(e.done)
 	if err != nil {
 		return job, fmt.Errorf("cancel job %s: %w", e.id, err)
 	}

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -157,5 +156,3 @@ func mustSubmit(t *testing.T, m *Manager) Job {
 	}
 	return j
 }
-
-var errBoom = errors.New("boom")

@@ -58,6 +58,9 @@ func TestManager_SubmitLimit(t *testing.T) {
 				}
 				waitStatus(t, m, j.ID, want)
 			}
+			if err := m.Stop(context.Background()); err != nil { // waits for the hooks
+				t.Fatal(err)
+			}
 			if n := len(fin.list()); n != len(jobs) {
 				t.Errorf("OnFinished called %d times, want %d", n, len(jobs))
 			}
@@ -194,6 +197,10 @@ func TestManager_Outcome(t *testing.T) {
 			}
 			if diff := cmp.Diff(got, stored); diff != "" {
 				t.Errorf("stored differs from reported (-reported +stored):\n%s", diff)
+			}
+			// Get shows the final record before the hook has run; Stop waits for hooks.
+			if err := m.Stop(context.Background()); err != nil {
+				t.Fatal(err)
 			}
 			if f := fin.list(); len(f) != 1 || f[0].Status != tt.wantStatus {
 				t.Errorf("OnFinished calls = %+v", f)

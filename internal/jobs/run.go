@@ -74,8 +74,8 @@ func (m *Manager) run(e *entry) {
 	m.mu.Unlock()
 
 	e.cancel(nil)
+	m.finished(final) // before done: a Cancel answer implies the hook ran
 	close(e.done)
-	m.finished(final)
 }
 
 // callWork runs the work, turning a panic into an error so one bad job cannot
