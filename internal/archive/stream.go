@@ -61,6 +61,7 @@ type stream struct {
 	ctx     context.Context
 	lim     Limits
 	src     *countingReader
+	br      *bufio.Reader
 	gz      *gzip.Reader
 	tr      *tar.Reader
 	n       int64 // uncompressed bytes read
@@ -74,13 +75,17 @@ func openStream(ctx context.Context, r io.Reader, lim Limits) (*stream, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	gz, err := gzip.NewReader(bufio.NewReaderSize(s.src, 256<<10))
+	s.br = bufio.NewReaderSize(s.src, 256<<10)
+	gz, err := gzip.NewReader(s.br)
 	if err != nil {
 		if s.src.err != nil {
 			return nil, fmt.Errorf("read archive: %w", s.src.err)
 		}
 		return nil, gzipError(err)
 	}
+	// The writer makes exactly one gzip member; anything after it is damage
+	// (finish says so), not a second member to be read.
+	gz.Multistream(false)
 	s.gz = gz
 	s.tr = tar.NewReader(s)
 	return s, nil
@@ -150,10 +155,16 @@ func (s *stream) next() (*tar.Header, error) {
 }
 
 // finish reads the stream to its end, so that gzip checks the CRC-32 and
-// size in its trailer, and that nothing follows the gzip member.
+// size in its trailer, and checks that nothing follows the gzip member.
 func (s *stream) finish() error {
 	if _, err := io.Copy(io.Discard, s); err != nil {
 		return s.classify(err)
+	}
+	if _, err := s.br.ReadByte(); err != io.EOF {
+		if s.src.err != nil {
+			return fmt.Errorf("read archive: %w", s.src.err)
+		}
+		return problemf(damaged, "gzip: data after the end of the compressed stream")
 	}
 	return nil
 }
