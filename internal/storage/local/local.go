@@ -145,6 +145,12 @@ func (o *object) Commit(ctx context.Context, names func(seq int) string) (string
 		o.Abort()
 		return "", err
 	}
+	// CreateTemp's 0600 would keep the archive from the group an appliance's
+	// restore runbook copies it with; the data still stays off other users.
+	if err := o.f.Chmod(0o640); err != nil {
+		o.Abort()
+		return "", fmt.Errorf("chmod %s: %w", o.f.Name(), err)
+	}
 	if err := o.f.Sync(); err != nil {
 		o.Abort()
 		return "", fmt.Errorf("sync %s: %w", o.f.Name(), err)
