@@ -51,7 +51,7 @@ func BenchmarkStatus(b *testing.B) {
 	b.StopTimer()
 	if len(all) > 0 {
 		slices.Sort(all)
-		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-us")
 		b.ReportMetric(float64(len(all))/b.Elapsed().Seconds(), "req/s")
 	}
 }
