@@ -2,7 +2,7 @@
 // benchmarks, and fills databases with the generated Hubble-like datasets of
 // internal/pgtest.
 //
-//	go run ./tools/devcluster start --dir D [--port 5432]   # prints the DSN as the last line
+//	go run ./tools/devcluster start --dir D [--port 5432] [--db NAME]   # prints the DSN as the last line
 //	go run ./tools/devcluster stop --dir D
 //	go run ./tools/devcluster gen --dsn DSN --kind hubble|objectrich|bench [--schema S] [--size-mb N] [--if-missing]
 package main
@@ -22,7 +22,9 @@ import (
 )
 
 const usage = `usage:
-  devcluster start --dir DIR [--port PORT]   start (or reuse) the cluster in DIR; prints its DSN last
+  devcluster start --dir DIR [--port PORT] [--db NAME]
+                                             start (or reuse) the cluster in DIR, create database NAME
+                                             if missing; prints its DSN as the last line
   devcluster stop --dir DIR                  stop the cluster in DIR (its files stay)
   devcluster gen --dsn DSN --kind hubble|objectrich|bench [--schema S] [--size-mb N] [--rows N] [--if-missing]
 `
@@ -49,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "cluster directory (start, stop)")
 	port := fs.Int("port", 0, "TCP port (start; 0 = the previous one or a free one)")
+	db := fs.String("db", "postgres", "database to create if missing and print the DSN of (start)")
 	dsn := fs.String("dsn", "", "database to fill (gen)")
 	kind := fs.String("kind", "hubble", "dataset: hubble, objectrich or bench (gen)")
 	schema := fs.String("schema", "", "schema name (gen; default hubble, or rich for objectrich)")
@@ -68,7 +71,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stderr, "cluster in %s running on port %d (log %s)\n", c.Dir, c.Port, c.LogFile)
-		fmt.Fprintln(stdout, c.DSN("postgres"))
+		if err := createDB(ctx, c.DSN("postgres"), *db); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, c.DSN(*db))
 		return nil
 	case "stop":
 		if *dir == "" {
@@ -111,6 +117,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q: %w", args[0], flag.ErrHelp)
+}
+
+// createDB creates database db unless it exists.
+func createDB(ctx context.Context, adminDSN, db string) error {
+	conn, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", db, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", db, err)
+	}
+	return nil
 }
 
 func schemaExists(ctx context.Context, dsn, schema string) (bool, error) {

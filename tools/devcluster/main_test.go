@@ -27,18 +27,18 @@ func TestRun(t *testing.T) {
 	dir := filepath.Join(base, "pg")
 
 	var out, errOut bytes.Buffer
-	if err := run(ctx, []string{"start", "--dir", dir}, &out, &errOut); err != nil {
+	if err := run(ctx, []string{"start", "--dir", dir, "--db", "demo"}, &out, &errOut); err != nil {
 		t.Fatalf("start: %v\n%s", err, errOut.String())
 	}
 	t.Cleanup(func() { _ = run(context.Background(), []string{"stop", "--dir", dir}, &out, &errOut) })
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	dsn := lines[len(lines)-1]
-	if !strings.HasPrefix(dsn, "postgres://postgres@127.0.0.1:") {
+	if !strings.HasPrefix(dsn, "postgres://postgres@127.0.0.1:") || !strings.Contains(dsn, "/demo?") {
 		t.Fatalf("last stdout line %q is not a DSN", dsn)
 	}
 
 	out.Reset()
-	if err := run(ctx, []string{"start", "--dir", dir}, &out, &errOut); err != nil || strings.TrimSpace(out.String()) != dsn {
+	if err := run(ctx, []string{"start", "--dir", dir, "--db", "demo"}, &out, &errOut); err != nil || strings.TrimSpace(out.String()) != dsn {
 		t.Fatalf("second start = %q, %v; want the running cluster's DSN %q", out.String(), err, dsn)
 	}
 	for _, args := range [][]string{
