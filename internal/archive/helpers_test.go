@@ -92,15 +92,29 @@ func sortedKeys(m map[string][]byte) []string {
 // files streamed from disk (tables) or memory (scripts), manifest last.
 func writeSample(t testing.TB) sample {
 	t.Helper()
-	ctx := context.Background()
 	tables, other := sampleFiles()
+	return writeArchive(t, tables, other)
+}
+
+// writeArchive writes an archive of tables (streamed from disk) and other
+// files (from memory) with Writer.
+func writeArchive(t testing.TB, tables, other map[string][]byte) sample {
+	t.Helper()
+	ctx := context.Background()
 	stage := t.TempDir()
 	var buf bytes.Buffer
 	w, err := NewWriter(&buf, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{DirReplication, DirDatabase} {
+	all := map[string]File{}
+	for p := range tables {
+		all[p] = File{}
+	}
+	for p := range other {
+		all[p] = File{}
+	}
+	for _, d := range slices.Sorted(maps.Keys(parents(all))) {
 		if err := w.AddDir(d); err != nil {
 			t.Fatal(err)
 		}

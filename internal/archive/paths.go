@@ -79,7 +79,7 @@ func checkEntry(h *tar.Header) (entry, error) {
 	name := h.Name
 	var kind string
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives use TypeRegA for files
+	case tar.TypeReg: // the reader already turns the old TypeRegA into TypeReg or TypeDir
 	case tar.TypeDir:
 		name = strings.TrimSuffix(name, "/")
 	case tar.TypeSymlink:
