@@ -1,0 +1,214 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// env is one service installation: its config file and directories. Several
+// service processes may run from it one after the other (restart tests).
+type env struct {
+	dsn        string
+	dir        string // holds everything below but backup_dir and temp_dir
+	configPath string
+	backupDir  string
+	tempDir    string
+	stateDir   string
+	logFile    string
+	repctl     string
+}
+
+// options are the config keys a test varies.
+type options struct {
+	schema        string // default schemaSmall
+	maxConcurrent int    // default 1
+	maxQueued     int    // default 1
+	backupDir     string // default: a fresh empty directory
+	extra         string // appended YAML
+}
+
+// newEnv writes a config for a service on 127.0.0.1 (port chosen by the
+// kernel) backing up the shared database.
+func newEnv(t testing.TB, o options) *env {
+	t.Helper()
+	if o.schema == "" {
+		o.schema = schemaSmall
+	}
+	if o.maxConcurrent == 0 {
+		o.maxConcurrent = 1
+	}
+	if o.maxQueued == 0 {
+		o.maxQueued = 1
+	}
+	e := &env{dsn: sharedDB(t), dir: t.TempDir(), backupDir: o.backupDir, tempDir: t.TempDir()}
+	if e.backupDir == "" {
+		e.backupDir = t.TempDir()
+	}
+	e.configPath = filepath.Join(e.dir, "config.yaml")
+	e.stateDir = filepath.Join(e.dir, "state")
+	e.logFile = filepath.Join(e.dir, "service.log")
+	e.repctl = standIn(t, e.dir)
+	cfg := fmt.Sprintf(`listen: "127.0.0.1:0"
+backup_dir: %q
+temp_dir: %q
+min_free_mb: 1
+log_file: %q
+state_dir: %q
+max_concurrent_jobs: %d
+max_queued_jobs: %d
+database:
+  engine: postgres
+  dsn: %q
+  schema: %s
+  parallel: 2
+replication:
+  enabled: true
+  export_command: [%q, "exportrepository", "json_file={file}"]
+  import_command: [%q, "importrepository", "json_file={file}"]
+  user: ""
+compression_level: 1
+%s`, e.backupDir, e.tempDir, e.logFile, e.stateDir, o.maxConcurrent, o.maxQueued, e.dsn, o.schema, e.repctl, e.repctl, o.extra)
+	if err := os.WriteFile(e.configPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// standIn copies testdata/repctl (the replication tool's stand-in) into dir.
+func standIn(t testing.TB, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/repctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "repctl")
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// service is one running `hubble-applianceapi serve` process.
+type service struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	base   string // http://127.0.0.1:PORT
+	done   chan struct{}
+	err    error // Wait's result, valid after done
+	mu     sync.Mutex
+	stderr bytes.Buffer
+}
+
+var listenRE = regexp.MustCompile(`msg="service started" listen=(\S+)`)
+
+// start runs `serve --config` with extraEnv added to the environment and
+// waits until it logs the address it listens on. The process (and its
+// process group, so children such as a sleeping repctl) is killed when the
+// test ends.
+func (e *env) start(t testing.TB, extraEnv ...string) *service {
+	t.Helper()
+	s := &service{t: t, done: make(chan struct{})}
+	s.cmd = exec.Command(binary(t), "serve", "--config", e.configPath)
+	s.cmd.Env = append(os.Environ(), extraEnv...)
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pr, pw := io.Pipe()
+	s.cmd.Stderr = pw
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		found := false
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.stderr.WriteString(line + "\n")
+			s.mu.Unlock()
+			if m := listenRE.FindStringSubmatch(line); m != nil && !found {
+				found = true
+				addr <- m[1]
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	go func() {
+		s.err = s.cmd.Wait()
+		pw.Close()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.kill()
+		if t.Failed() {
+			t.Logf("service stderr:\n%s", s.log())
+		}
+	})
+	select {
+	case a := <-addr:
+		s.base = "http://" + a
+	case <-s.done:
+		t.Fatalf("service exited before listening: %v\n%s", s.err, s.log())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("service did not start listening within 30 s\n%s", s.log())
+	}
+	return s
+}
+
+func (s *service) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stderr.String()
+}
+
+// kill sends SIGKILL to the service's whole process group and reaps it.
+func (s *service) kill() {
+	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
+}
+
+// killService sends SIGKILL to the service process only (what `kill -9 PID`
+// does) and waits until it is gone.
+func (s *service) killService(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("service did not die within 10 s of SIGKILL")
+	}
+}
+
+// stop sends SIGTERM and returns the exit code once the process has ended.
+func (s *service) stop(t testing.TB, within time.Duration) int {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(within):
+		t.Fatalf("service did not exit within %v of SIGTERM\n%s", within, s.log())
+	}
+	var ee *exec.ExitError
+	if errors.As(s.err, &ee) {
+		return ee.ExitCode()
+	}
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return 0
+}
