@@ -22,6 +22,7 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
 	"github.com/hubble/hubble-applianceapi/internal/notify"
 	"github.com/hubble/hubble-applianceapi/internal/retention"
+	"github.com/hubble/hubble-applianceapi/internal/scheduler"
 )
 
 // TriggerSchedule is the trigger recorded for runs of the built-in scheduler.
@@ -52,7 +53,7 @@ type Daemon struct {
 	metrics  *api.Metrics
 	notifier *notify.Notifier
 	handler  http.Handler
-	sched    scheduler
+	sched    *scheduler.Scheduler
 
 	mu          sync.Mutex
 	lastSuccess time.Time
@@ -154,7 +155,9 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.log.Info("service stopping")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	d.sched.Stop(stopCtx)
+	if serr := d.sched.Stop(stopCtx); serr != nil {
+		d.log.Warn("stop scheduler", "error", serr)
+	}
 	// Jobs first: a Cancel request in flight gets its answer while the
 	// server drains.
 	if serr := d.manager.Stop(stopCtx); serr != nil {

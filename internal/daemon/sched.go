@@ -3,24 +3,15 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/hubble/hubble-applianceapi/internal/config"
+	"github.com/hubble/hubble-applianceapi/internal/scheduler"
 )
 
-// scheduler is what the daemon needs of the built-in schedule.
-type scheduler interface {
-	Start()
-	Stop(ctx context.Context)
-	Next() time.Time
-}
-
-type noSchedule struct{}
-
-func (noSchedule) Start()               {}
-func (noSchedule) Stop(context.Context) {}
-func (noSchedule) Next() time.Time      { return time.Time{} }
-
-func newScheduler(cfg *config.Config, enqueue func(context.Context) error, log *slog.Logger) (scheduler, error) {
-	return noSchedule{}, nil
+func newScheduler(cfg *config.Config, enqueue func(context.Context) error, log *slog.Logger) (*scheduler.Scheduler, error) {
+	entries := make([]scheduler.Config, len(cfg.Schedule))
+	for i, s := range cfg.Schedule {
+		entries[i] = scheduler.Config{Cron: s.Cron, Timezone: s.Timezone}
+	}
+	return scheduler.New(entries, enqueue, log)
 }
