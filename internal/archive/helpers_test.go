@@ -31,6 +31,8 @@ func sampleFiles() (tables map[string][]byte, other map[string][]byte) {
 		DirDatabase + "/gl_budget.hubble": tableRows(1, 300),
 		DirDatabase + "/ap_budget.hubble": tableRows(2, 40),
 		DirDatabase + "/empty.hubble":     {},
+		// Longer than USTAR's 100-byte name field: needs a PAX record.
+		DirDatabase + "/" + DataFileName("hubble", strings.Repeat("Long_Name-", 12), map[string]bool{}): tableRows(3, 5),
 	}
 	other = map[string][]byte{
 		CopyInFile:      []byte("\\set ON_ERROR_STOP on\n\\copy hubble.gl_budget from 'gl_budget.hubble'\n"),

@@ -117,6 +117,12 @@ func (m *Manifest) Validate() error {
 			return err
 		}
 	}
+	// A path cannot be both a file and the directory of another file.
+	for d := range parents(m.Expected()) {
+		if seen[d] || d == ManifestName {
+			return fmt.Errorf("validate manifest: %s is listed as a file and used as a directory", d)
+		}
+	}
 	return nil
 }
 

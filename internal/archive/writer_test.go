@@ -53,6 +53,7 @@ func TestWriter_headers(t *testing.T) {
 		t.Errorf("data after the gzip member: %v", err)
 	}
 	want := []string{"AttunityBackup/", "DatabaseBackup/", ReplicationFile, CopyInFile, CopyOutFile,
+		"DatabaseBackup/Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-.hubble",
 		"DatabaseBackup/ap_budget.hubble", "DatabaseBackup/empty.hubble", "DatabaseBackup/gl_budget.hubble", ManifestName}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
