@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRestart_AfterKill kills the service with SIGKILL in the middle of a
+// backup and starts it again with the same config: the interrupted job
+// answers Error with the restart message, its leftovers are gone, and an
+// earlier successful job still answers Success.
+func TestRestart_AfterKill(t *testing.T) {
+	e := newEnv(t, options{schema: schemaBulk})
+
+	// An earlier success, by the same installation (small schema for speed).
+	s := e.start(t, "HUBBLE_DATABASE_SCHEMA="+schemaSmall)
+	earlier := s.execute(t)
+	success, _ := s.waitStatus(t, earlier.ID, "Success", 60*time.Second)
+	archive := s.record(t, earlier.ID).Archive
+	if code := s.stop(t, 30*time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit code %d, want 0", code)
+	}
+
+	s = e.start(t)
+	job := s.execute(t)
+	s.waitPhase(t, job.ID, "data", 60*time.Second)
+	s.killService(t)
+	if left := entries(t, e.tempDir); len(left) == 0 {
+		t.Fatal("nothing in temp_dir at the kill: the job was not mid-backup")
+	} else {
+		t.Logf("at the kill: temp_dir %v, backup_dir %v", left, entries(t, e.backupDir))
+	}
+
+	s = e.start(t)
+	want := status{ID: job.ID, Status: "Error", Message: "Job was interrupted by a service restart."}
+	if got := s.status(t, job.ID); got != want {
+		t.Errorf("Status of the interrupted job: %+v, want %+v", got, want)
+	}
+	if got := s.status(t, earlier.ID); got != success {
+		t.Errorf("Status of the earlier job: %+v, want %+v", got, success)
+	}
+	assertEmpty(t, e.tempDir)
+	if names := entries(t, e.backupDir); len(names) != 1 || names[0] != filepath.Base(archive) {
+		t.Errorf("backup_dir holds %v, want only the earlier archive %s", names, filepath.Base(archive))
+	}
+	waitNoBackends(t, e.dsn, 10*time.Second)
+}
+
+// TestStop_Graceful sends SIGTERM during an executing job: the process exits
+// 0, the job answers Canceled with the stop message after a restart, and
+// nothing of it is left behind.
+func TestStop_Graceful(t *testing.T) {
+	e := newEnv(t, options{schema: schemaBulk})
+	s := e.start(t)
+	job := s.execute(t)
+	s.waitPhase(t, job.ID, "data", 60*time.Second)
+	start := time.Now()
+	if code := s.stop(t, 30*time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit code %d, want 0\n%s", code, s.log())
+	}
+	t.Logf("stopped in %v", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(s.log(), "service stopped") {
+		t.Errorf("no \"service stopped\" in the log:\n%s", s.log())
+	}
+	assertEmpty(t, e.tempDir)
+	assertEmpty(t, e.backupDir)
+	waitNoBackends(t, e.dsn, 10*time.Second)
+
+	s = e.start(t)
+	want := status{ID: job.ID, Status: "Canceled", Message: "The service was stopped."}
+	if got := s.status(t, job.ID); got != want {
+		t.Errorf("Status after the restart: %+v, want %+v", got, want)
+	}
+}
+
+// TestExecute_MissingBackupDir: Execute runs the pre-flight checks at once;
+// a missing backup_dir is answered with Error and the SPEC message, which
+// Status repeats.
+func TestExecute_MissingBackupDir(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "not-mounted")
+	e := newEnv(t, options{backupDir: missing})
+	s := e.start(t)
+	got := s.execute(t)
+	want := status{ID: got.ID, Status: "Error", Message: "Directory '" + missing + "' does not exist."}
+	if got != want {
+		t.Fatalf("Execute: %+v, want %+v", got, want)
+	}
+	if st := s.status(t, got.ID); st != want {
+		t.Errorf("Status: %+v, want %+v", st, want)
+	}
+	assertEmpty(t, e.tempDir)
+}
