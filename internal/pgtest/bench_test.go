@@ -7,6 +7,7 @@ import (
 )
 
 func TestGenerateBench(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	dsn := NewDB(t)
 	const target = 12 << 20

@@ -34,6 +34,7 @@ func queryInt(t *testing.T, ctx context.Context, dsn, sql string) int64 {
 }
 
 func TestNewDB(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	var first, second string
 	t.Run("create", func(t *testing.T) {
@@ -85,6 +86,7 @@ func TestNormalizeDDL(t *testing.T) {
 }
 
 func TestCreateHubble(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	a, b := NewDB(t), NewDB(t)
 	for _, dsn := range []string{a, b} {
@@ -163,6 +165,7 @@ func TestCreateHubble(t *testing.T) {
 }
 
 func TestCreateHubble_otherSchema(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	dsn := NewDB(t)
 	if err := CreateHubble(ctx, dsn, HubbleOptions{Schema: `Odd "Schema"`, Rows: 100}); err != nil {
@@ -178,6 +181,7 @@ func TestCreateHubble_otherSchema(t *testing.T) {
 }
 
 func TestCreateActivityTables(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	dsn := NewDB(t)
 	if err := CreateActivityTables(ctx, dsn, "hubble"); err != nil {
@@ -196,6 +200,7 @@ func TestCreateActivityTables(t *testing.T) {
 }
 
 func TestCreateObjectRich(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	dsn := NewDB(t)
 	if err := CreateObjectRich(ctx, dsn, "rich"); err != nil {
@@ -234,6 +239,7 @@ func TestCreateObjectRich(t *testing.T) {
 }
 
 func TestStartCluster_persistent(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	// Not t.TempDir: its parent is private to root, and the server runs as postgres.
 	base, err := os.MkdirTemp("", "pgtest-persistent-")
