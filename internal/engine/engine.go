@@ -77,3 +77,94 @@ type Snapshot interface {
 	// Close ends the snapshot and closes every connection it opened.
 	Close() error
 }
+
+// RestoreTable is one table's data file of an archive to load.
+type RestoreTable struct {
+	Schema string // as in the archive (the source schema)
+	Name   string
+	File   string // data file name inside RestoreRequest.Dir
+	Rows   int64  // row count the manifest declares
+	Bytes  int64
+}
+
+// RestoreRequest describes one database restore of an extracted archive.
+type RestoreRequest struct {
+	// Dir is the extracted database folder (copy.in, schema dump, data files).
+	Dir          string
+	SourceSchema string // the archive's schema
+	TargetSchema string // where it goes; "" = SourceSchema
+	Tables       []RestoreTable
+	Workers      int  // parallel data loaders
+	Clean        bool // replace non-empty conflicting tables
+	// ContinueOnError records each failing statement and goes on; without
+	// it the first failure stops the restore and undoes what it created.
+	ContinueOnError bool
+	// Progress, if set, is called as table data is loaded (bytes of data
+	// files read so far, out of the total), from several goroutines.
+	Progress func(done, total int64)
+}
+
+// RestoreConflict is a table of the archive that already exists in the target.
+type RestoreConflict struct {
+	Table      string   // qualified, quoted name in the target
+	Rows       bool     // it holds rows
+	Dependents []string // other objects that depend on it (views, ...)
+	Action     string   // what the restore does with it
+	Blocking   bool     // stops the restore (non-empty or depended on, without --clean)
+}
+
+// RestorePlan is what a restore would do, found without changing anything.
+type RestorePlan struct {
+	Database     string
+	TargetSchema string
+	SchemaExists bool
+	Conflicts    []RestoreConflict
+	MissingRoles []string // roles the archive's objects name that the target lacks
+	// FunctionsNamingSchema lists functions whose bodies name the source
+	// schema (not rewritten when restoring under another name).
+	FunctionsNamingSchema []string
+}
+
+// RestoreIssue is one failing statement: the object it concerns and the
+// server's reason; Statement is the SQL (or operation) that failed.
+type RestoreIssue struct {
+	Object    string
+	Reason    string
+	Statement string
+}
+
+// RestoreResult is what a restore did.
+type RestoreResult struct {
+	Plan         RestorePlan
+	Issues       []RestoreIssue
+	RolesCreated []string
+	Tables       int
+	Rows         int64
+	Dropped      []string // conflicting tables (and dependents) dropped and recreated
+}
+
+// RestoreError is the failure that stopped a restore run without
+// ContinueOnError; the restore undid what it had created.
+type RestoreError struct {
+	Issue RestoreIssue
+}
+
+func (e *RestoreError) Error() string {
+	return "restore " + e.Issue.Object + ": " + e.Issue.Reason
+}
+
+// Restorer is the restore side of an engine.
+type Restorer interface {
+	// PlanRestore inspects the target and the extracted archive; it
+	// changes nothing.
+	PlanRestore(ctx context.Context, req RestoreRequest) (RestorePlan, error)
+	// Restore creates the objects, loads the data, then builds indexes and
+	// constraints. Without ContinueOnError a failure returns a
+	// *RestoreError after undoing what was created; with it the failures
+	// are in RestoreResult.Issues.
+	Restore(ctx context.Context, req RestoreRequest) (RestoreResult, error)
+	// PrepareReplicationTarget creates, if missing, a login role named
+	// schema with password and CONNECT on the database, and a schema of that
+	// name it owns. It reports what it created.
+	PrepareReplicationTarget(ctx context.Context, schema, password string) (roleCreated, schemaCreated bool, err error)
+}

@@ -1,0 +1,347 @@
+package postgres
+
+import (
+	"regexp"
+	"strings"
+)
+
+// The restore executes pg_restore's SQL output statement by statement, so
+// that each failure is tied to its object and --continue-on-error can go on
+// past it. The splitter below follows PostgreSQL's lexical rules for what
+// can hide a semicolon: quoted strings (standard and E''), quoted
+// identifiers, dollar-quoted bodies, line and nested block comments. psql
+// meta-commands (\restrict, \connect) are skipped.
+
+// tocEntry is the object a statement belongs to, read from the comment
+// pg_dump writes before each archive entry:
+// "-- Name: gl_budget; Type: TABLE; Schema: hubble; Owner: postgres".
+type tocEntry struct {
+	Name, Type, Schema, Owner string
+}
+
+// String names the object for messages: "VIEW hubble.v_totals".
+func (e tocEntry) String() string {
+	if e.Type == "" {
+		return "(preamble)"
+	}
+	if e.Schema == "" || e.Schema == "-" {
+		return e.Type + " " + e.Name
+	}
+	switch e.Type {
+	case "COMMENT", "ACL", "SECURITY LABEL":
+		// Name is "<KIND> <name>": the statement is about that object.
+		if kind, name, ok := strings.Cut(e.Name, " "); ok {
+			return e.Type + " ON " + kind + " " + e.Schema + "." + name
+		}
+	}
+	return e.Type + " " + e.Schema + "." + e.Name
+}
+
+// statement is one SQL statement of pg_restore's output, without its
+// trailing semicolon.
+type statement struct {
+	SQL   string
+	Entry tocEntry
+}
+
+var tocHeader = regexp.MustCompile(`^-- (?:Data for )?Name: (.*?); Type: ([A-Z][A-Z ]*); Schema: (.*?); Owner: (.*)$`)
+
+// splitSQL splits pg_restore's plain SQL output into statements.
+func splitSQL(sql string) []statement {
+	var out []statement
+	var cur tocEntry
+	i, n := 0, len(sql)
+	for i < n {
+		// Between statements: whitespace, comments, meta-command lines.
+		c := sql[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+			continue
+		case strings.HasPrefix(sql[i:], "--"):
+			end := lineEnd(sql, i)
+			if m := tocHeader.FindStringSubmatch(strings.TrimRight(sql[i:end], "\r\n")); m != nil {
+				cur = tocEntry{Name: m[1], Type: m[2], Schema: m[3], Owner: m[4]}
+			}
+			i = end
+			continue
+		case strings.HasPrefix(sql[i:], "/*"):
+			i = blockCommentEnd(sql, i)
+			continue
+		case c == '\\':
+			i = lineEnd(sql, i)
+			continue
+		}
+		end := statementEnd(sql, i)
+		text := strings.TrimSpace(sql[i:end])
+		if text != "" {
+			out = append(out, statement{SQL: text, Entry: cur})
+		}
+		i = end + 1
+	}
+	return out
+}
+
+func lineEnd(s string, i int) int {
+	if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
+		return i + j + 1
+	}
+	return len(s)
+}
+
+// blockCommentEnd returns the index after the (nested) comment at i.
+func blockCommentEnd(s string, i int) int {
+	depth := 0
+	for i < len(s) {
+		switch {
+		case strings.HasPrefix(s[i:], "/*"):
+			depth++
+			i += 2
+		case strings.HasPrefix(s[i:], "*/"):
+			depth--
+			i += 2
+			if depth == 0 {
+				return i
+			}
+		default:
+			i++
+		}
+	}
+	return len(s)
+}
+
+// statementEnd returns the index of the semicolon ending the statement that
+// starts at i, or len(s).
+func statementEnd(s string, i int) int {
+	for i < len(s) {
+		j := skipToken(s, i)
+		if j == i {
+			if s[i] == ';' {
+				return i
+			}
+			j = i + 1
+		}
+		i = j
+	}
+	return len(s)
+}
+
+// skipToken returns the index after a quoted string, quoted identifier,
+// dollar-quoted string or comment starting at i, or i when none starts there.
+func skipToken(s string, i int) int {
+	c := s[i]
+	switch {
+	case c == '\'':
+		escapes := i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isIdentChar(s[i-2]))
+		return quotedEnd(s, i, '\'', escapes)
+	case c == '"':
+		return quotedEnd(s, i, '"', false)
+	case c == '$':
+		if tag, ok := dollarTag(s, i); ok {
+			if k := strings.Index(s[i+len(tag):], tag); k >= 0 {
+				return i + len(tag) + k + len(tag)
+			}
+			return len(s)
+		}
+	case strings.HasPrefix(s[i:], "--"):
+		return lineEnd(s, i)
+	case strings.HasPrefix(s[i:], "/*"):
+		return blockCommentEnd(s, i)
+	}
+	return i
+}
+
+// quotedEnd returns the index after the quoted token at i; a doubled quote
+// is part of it, and so is a backslash-escaped character in E” strings.
+func quotedEnd(s string, i int, q byte, escapes bool) int {
+	for j := i + 1; j < len(s); j++ {
+		switch {
+		case escapes && s[j] == '\\':
+			j++
+		case s[j] == q:
+			if j+1 < len(s) && s[j+1] == q {
+				j++
+				continue
+			}
+			return j + 1
+		}
+	}
+	return len(s)
+}
+
+// dollarTag reads a $tag$ opening at i; $1 (a parameter) is none.
+func dollarTag(s string, i int) (string, bool) {
+	if i > 0 && isIdentChar(s[i-1]) {
+		return "", false // part of an identifier such as a$b
+	}
+	for j := i + 1; j < len(s); j++ {
+		c := s[j]
+		if c == '$' {
+			return s[i : j+1], true
+		}
+		if !(isIdentChar(c) && !(j == i+1 && c >= '0' && c <= '9')) {
+			return "", false
+		}
+	}
+	return "", false
+}
+
+func isIdentChar(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80 || c == '$'
+}
+
+// token is a lexical token of one statement.
+type token struct {
+	kind byte   // 'w' word (folded to lower case), 'i' quoted identifier, 's' string, 'p' punctuation
+	text string // for 'i' the identifier unquoted, for 's' the raw body
+}
+
+// tokenize splits a statement into tokens, dropping comments and spaces.
+func tokenize(s string) []token {
+	var toks []token
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+			i++
+		case c == '"':
+			j := quotedEnd(s, i, '"', false)
+			toks = append(toks, token{'i', strings.ReplaceAll(strings.TrimSuffix(s[i+1:j], `"`), `""`, `"`)})
+			i = j
+		case c == '\'' || c == '$' || strings.HasPrefix(s[i:], "--") || strings.HasPrefix(s[i:], "/*"):
+			j := skipToken(s, i)
+			if j == i { // a lone '$'
+				toks = append(toks, token{'p', "$"})
+				i++
+				continue
+			}
+			if c == '\'' || c == '$' {
+				toks = append(toks, token{'s', s[i:j]})
+			}
+			i = j
+		case isIdentChar(c):
+			j := i
+			for j < len(s) && isIdentChar(s[j]) {
+				j++
+			}
+			// E'...' strings: the prefix belongs to the string token.
+			if j < len(s) && s[j] == '\'' && j-i == 1 && (c == 'E' || c == 'e') {
+				k := skipToken(s, j)
+				toks = append(toks, token{'s', s[j:k]})
+				i = k
+				continue
+			}
+			toks = append(toks, token{'w', strings.ToLower(s[i:j])})
+			i = j
+		default:
+			toks = append(toks, token{'p', string(c)})
+			i++
+		}
+	}
+	return toks
+}
+
+// isName reports whether t is an identifier (quoted, or a word).
+func (t token) isName() bool { return t.kind == 'w' || t.kind == 'i' }
+
+// rolesNamed returns the roles a statement names as owner or grantee.
+func rolesNamed(sql string) []string {
+	toks := tokenize(sql)
+	var roles []string
+	add := func(t token) {
+		if !t.isName() {
+			return
+		}
+		if t.kind == 'w' {
+			switch t.text {
+			case "public", "current_user", "session_user", "current_role", "group":
+				return
+			}
+		}
+		roles = append(roles, t.text)
+	}
+	// list reads "name [, name ...]" from position i.
+	list := func(i int) {
+		for i < len(toks) {
+			if toks[i].kind == 'w' && toks[i].text == "group" {
+				i++
+				continue
+			}
+			add(toks[i])
+			if i+1 < len(toks) && toks[i+1].kind == 'p' && toks[i+1].text == "," {
+				i += 2
+				continue
+			}
+			return
+		}
+	}
+	word := func(i int, w string) bool { return i < len(toks) && toks[i].kind == 'w' && toks[i].text == w }
+	first := ""
+	if len(toks) > 0 && toks[0].kind == 'w' {
+		first = toks[0].text
+	}
+	depth := 0
+	lastTo, lastFrom := -1, -1
+	for i, t := range toks {
+		switch {
+		case t.kind == 'p' && t.text == "(":
+			depth++
+		case t.kind == 'p' && t.text == ")":
+			depth--
+		case depth == 0 && word(i, "owner") && word(i+1, "to"):
+			list(i + 2)
+		case depth == 0 && word(i, "granted") && word(i+1, "by"):
+			list(i + 2)
+		case depth == 0 && word(i, "for") && (word(i+1, "role") || word(i+1, "user")):
+			list(i + 2)
+		case depth == 0 && word(i, "to"):
+			lastTo = i
+		case depth == 0 && word(i, "from"):
+			lastFrom = i
+		}
+	}
+	switch {
+	case first == "grant" && lastTo >= 0:
+		list(lastTo + 1)
+	case first == "revoke" && lastFrom >= 0:
+		list(lastFrom + 1)
+	case first == "create" && word(1, "policy") && lastTo >= 0:
+		list(lastTo + 1)
+	}
+	return roles
+}
+
+// isCreateSchema reports whether sql is "CREATE SCHEMA name" (pg_dump's
+// form, without AUTHORIZATION or elements).
+func isCreateSchema(sql string) bool {
+	toks := tokenize(sql)
+	return len(toks) == 3 && toks[0].kind == 'w' && toks[0].text == "create" &&
+		toks[1].kind == 'w' && toks[1].text == "schema" && toks[2].isName()
+}
+
+// namesSchema reports whether a function definition's quoted strings (its
+// body, its SET options) name schema as a qualifier: schema. or "schema".
+func namesSchema(sql, schema string) bool {
+	lower := strings.ToLower(schema) + "."
+	quoted := quoteIdent(schema) + "."
+	for _, t := range tokenize(sql) {
+		if t.kind != 's' {
+			continue
+		}
+		if strings.Contains(t.text, quoted) {
+			return true
+		}
+		body := strings.ToLower(t.text)
+		for i := 0; ; {
+			k := strings.Index(body[i:], lower)
+			if k < 0 {
+				break
+			}
+			if at := i + k; at == 0 || !isIdentChar(body[at-1]) {
+				return true
+			}
+			i += k + 1
+		}
+	}
+	return false
+}

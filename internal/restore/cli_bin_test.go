@@ -1,0 +1,3 @@
+package restore_test
+
+func cleanupBinary() {}

@@ -1,0 +1,328 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hubble/hubble-applianceapi/internal/archive"
+	"github.com/hubble/hubble-applianceapi/internal/engine"
+	"github.com/hubble/hubble-applianceapi/internal/msg"
+	"github.com/hubble/hubble-applianceapi/internal/replication"
+)
+
+// Steps of --step.
+const (
+	StepAll         = "all"
+	StepReplication = "replication"
+	StepDatabase    = "database"
+)
+
+// stagePrefix starts the staging folder's name in temp_dir.
+const stagePrefix = "hubble-restore-"
+
+// ErrRestoredWithErrors is returned (wrapped) when a restore under
+// ContinueOnError finished but some statements failed (exit code 2).
+var ErrRestoredWithErrors = errors.New("restored with errors")
+
+// Options are one restore's settings (flags and configuration).
+type Options struct {
+	Archive         string
+	TempDir         string
+	Schema          string // target schema; "" = the archive's
+	Step            string // StepAll (default), StepReplication, StepDatabase
+	Clean           bool
+	ContinueOnError bool
+	DryRun          bool
+	Parallel        int
+	// OutputFile receives every failing statement (restore_output.txt next
+	// to the log); "" writes none.
+	OutputFile string
+	// Replication is the import command; nil = replication disabled.
+	Replication         *replication.Tool
+	DestinationSchemas  []string
+	DestinationPassword string // never logged
+	// MaxBytes bounds what the archive may expand to; 0 = the free space
+	// of TempDir.
+	MaxBytes int64
+}
+
+// Restorer runs restores.
+type Restorer struct {
+	Engine engine.Restorer
+	Log    *slog.Logger
+	Out    io.Writer // plan and summary (stdout)
+	// Progress, if set, follows the data load (bytes of data files).
+	Progress func(done, total int64)
+}
+
+// Result is what a restore did.
+type Result struct {
+	Manifest *archive.Manifest
+	// Replication step.
+	Imported       bool
+	RolesCreated   []string // destination login roles created
+	SchemasCreated []string // destination schemas created
+	// Database step.
+	Database engine.RestoreResult
+	Plan     engine.RestorePlan
+}
+
+// Run performs the restore. Its error is nil on success, wraps
+// ErrRestoredWithErrors when ContinueOnError let failures through, and is
+// anything else on failure (a *engine.RestoreError when a statement stopped
+// the database step, after undoing what it created).
+func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
+	if r.Out == nil {
+		r.Out = io.Discard
+	}
+	if r.Log == nil {
+		r.Log = slog.New(slog.DiscardHandler)
+	}
+	switch o.Step {
+	case "":
+		o.Step = StepAll
+	case StepAll, StepReplication, StepDatabase:
+	default:
+		return nil, fmt.Errorf("--step %q: want replication, database or all", o.Step)
+	}
+	if o.Step == StepReplication && o.Replication == nil {
+		return nil, errors.New("--step replication: replication is disabled in the configuration (replication.enabled)")
+	}
+	if fi, err := os.Stat(o.TempDir); err != nil || !fi.IsDir() {
+		return nil, msg.NoDirectory(o.TempDir)
+	}
+	m, err := r.verify(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Manifest: m}
+	log := r.Log.With("archive", o.Archive)
+	log.Info("restore started", "schema", m.Schema, "target_schema", targetSchema(o, m), "step", o.Step, "dry_run", o.DryRun)
+
+	stage, err := os.MkdirTemp(o.TempDir, stagePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("create staging folder in %s: %w", o.TempDir, err)
+	}
+	defer os.RemoveAll(stage)
+	if err := r.extract(ctx, o, m, stage); err != nil {
+		return nil, err
+	}
+
+	if o.Step != StepDatabase && o.Replication != nil {
+		if err := r.replicationStep(ctx, o, m, stage, res, log); err != nil {
+			return res, err
+		}
+		if o.Step == StepReplication {
+			fmt.Fprintln(r.Out, "Replication step done. Re-run the replication tasks now (the schema's views may depend on the replicated tables),")
+			fmt.Fprintln(r.Out, "then restore the database with: hubble-applianceapi restore "+o.Archive+" --step database")
+			return res, nil
+		}
+	}
+	return res, r.databaseStep(ctx, o, m, stage, res, log)
+}
+
+// verify checks the whole archive, bounded by the space it may expand to,
+// before anything else happens.
+func (r *Restorer) verify(ctx context.Context, o Options) (*archive.Manifest, error) {
+	f, err := os.Open(o.Archive)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, msg.NoFile(o.Archive)
+		}
+		return nil, fmt.Errorf("open archive: %w", err)
+	}
+	defer f.Close()
+	limit, err := r.limit(o)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := archive.Verify(ctx, f, archive.Limits{MaxBytes: limit})
+	if err != nil {
+		if errors.Is(err, archive.ErrTooLarge) {
+			return nil, fmt.Errorf("archive %s refused: %w (space available in %s: %d bytes)", o.Archive, err, o.TempDir, limit)
+		}
+		return nil, fmt.Errorf("archive %s refused: %w", o.Archive, err)
+	}
+	m := rep.Manifest
+	if total := m.TotalBytes(); total > limit {
+		return nil, fmt.Errorf("archive %s refused: it expands to %d bytes, more than the %d bytes available in %s", o.Archive, total, limit, o.TempDir)
+	}
+	if m.Engine != "postgres" {
+		return nil, fmt.Errorf("archive %s refused: made by engine %q, this restore handles postgres", o.Archive, m.Engine)
+	}
+	return m, nil
+}
+
+func (r *Restorer) limit(o Options) (int64, error) {
+	if o.MaxBytes > 0 {
+		return o.MaxBytes, nil
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(o.TempDir, &st); err != nil {
+		return 0, msg.UnknownDrive(o.TempDir, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// extract unpacks the verified archive into stage (removed by the caller
+// whatever happens).
+func (r *Restorer) extract(ctx context.Context, o Options, m *archive.Manifest, stage string) error {
+	if o.Replication != nil && o.Replication.User != "" {
+		// The replication user must reach the export below; it may not
+		// list or read anything else here.
+		if err := os.Chmod(stage, 0o711); err != nil {
+			return err
+		}
+	}
+	f, err := os.Open(o.Archive)
+	if err != nil {
+		return fmt.Errorf("open archive: %w", err)
+	}
+	defer f.Close()
+	limit, err := r.limit(o)
+	if err != nil {
+		return err
+	}
+	if err := archive.Extract(ctx, f, stage, m, archive.Limits{MaxBytes: limit}); err != nil {
+		return fmt.Errorf("archive %s refused: %w", o.Archive, err)
+	}
+	return nil
+}
+
+func targetSchema(o Options, m *archive.Manifest) string {
+	if o.Schema != "" {
+		return o.Schema
+	}
+	return m.Schema
+}
+
+func hasFile(m *archive.Manifest, p string) bool {
+	for _, f := range m.Files {
+		if f.Path == p {
+			return true
+		}
+	}
+	return false
+}
+
+// replicationStep imports the repository export and prepares the
+// destination schemas.
+func (r *Restorer) replicationStep(ctx context.Context, o Options, m *archive.Manifest, stage string, res *Result, log *slog.Logger) error {
+	file := filepath.Join(stage, filepath.FromSlash(archive.ReplicationFile))
+	has := hasFile(m, archive.ReplicationFile)
+	if o.DryRun {
+		if has {
+			fmt.Fprintf(r.Out, "Replication: would import %s with: %s (as user %q)\n", archive.ReplicationFile,
+				strings.Join(o.Replication.Argv, " "), o.Replication.User)
+		} else {
+			fmt.Fprintln(r.Out, "Replication: the archive holds no repository export; nothing to import")
+		}
+		for _, s := range o.DestinationSchemas {
+			fmt.Fprintf(r.Out, "Replication: would create login role and schema %q if missing\n", s)
+		}
+		return nil
+	}
+	if has {
+		log.Info("importing replication repository", "file", file, "user", o.Replication.User)
+		if err := o.Replication.Import(ctx, file); err != nil {
+			return err
+		}
+		res.Imported = true
+		fmt.Fprintln(r.Out, "Replication repository imported.")
+	} else {
+		log.Warn("archive holds no replication export; import skipped")
+		fmt.Fprintln(r.Out, "The archive holds no replication export; import skipped.")
+	}
+	for _, s := range o.DestinationSchemas {
+		roleMade, schemaMade, err := r.Engine.PrepareReplicationTarget(ctx, s, o.DestinationPassword)
+		if err != nil {
+			return err
+		}
+		if roleMade {
+			res.RolesCreated = append(res.RolesCreated, s)
+		}
+		if schemaMade {
+			res.SchemasCreated = append(res.SchemasCreated, s)
+		}
+		log.Info("replication destination ready", "schema", s, "role_created", roleMade, "schema_created", schemaMade)
+	}
+	if len(res.RolesCreated) > 0 {
+		fmt.Fprintf(r.Out, "Login roles created: %s\n", strings.Join(res.RolesCreated, ", "))
+	}
+	if len(res.SchemasCreated) > 0 {
+		fmt.Fprintf(r.Out, "Schemas created: %s\n", strings.Join(res.SchemasCreated, ", "))
+	}
+	return nil
+}
+
+// request builds the engine's request from the manifest.
+func request(o Options, m *archive.Manifest, stage string) engine.RestoreRequest {
+	req := engine.RestoreRequest{
+		Dir:             filepath.Join(stage, filepath.FromSlash(archive.DirDatabase)),
+		SourceSchema:    m.Schema,
+		TargetSchema:    targetSchema(o, m),
+		Workers:         o.Parallel,
+		Clean:           o.Clean,
+		ContinueOnError: o.ContinueOnError,
+	}
+	for _, t := range m.Tables {
+		req.Tables = append(req.Tables, engine.RestoreTable{
+			Schema: t.Schema, Name: t.Table, File: path.Base(t.File), Rows: t.Rows, Bytes: t.Bytes,
+		})
+	}
+	return req
+}
+
+func (r *Restorer) databaseStep(ctx context.Context, o Options, m *archive.Manifest, stage string, res *Result, log *slog.Logger) error {
+	req := request(o, m, stage)
+	for _, t := range m.Tables {
+		if path.Dir(t.File) != archive.DirDatabase {
+			return fmt.Errorf("archive %s refused: data file %s is not in %s/", o.Archive, t.File, archive.DirDatabase)
+		}
+	}
+	if o.DryRun {
+		plan, err := r.Engine.PlanRestore(ctx, req)
+		if err != nil {
+			return err
+		}
+		res.Plan = plan
+		printPlan(r.Out, o, m, plan)
+		return nil
+	}
+	req.Progress = r.Progress
+	dbRes, err := r.Engine.Restore(ctx, req)
+	res.Database, res.Plan = dbRes, dbRes.Plan
+	var stop *engine.RestoreError
+	if errors.As(err, &stop) {
+		dbRes.Issues = append(dbRes.Issues, stop.Issue)
+	}
+	if err != nil && stop == nil {
+		return err
+	}
+	if werr := writeOutput(o, m, dbRes); werr != nil {
+		log.Error("write restore output", "error", werr)
+	}
+	printSummary(r.Out, o, m, dbRes, err)
+	for _, is := range dbRes.Issues {
+		log.Error("restore statement failed", "object", is.Object, "reason", is.Reason)
+	}
+	if err != nil {
+		log.Error("restore failed", "error", err)
+		return err
+	}
+	if len(dbRes.Issues) > 0 {
+		log.Warn("restore finished with errors", "errors", len(dbRes.Issues))
+		return fmt.Errorf("%w: %d errors (see %s)", ErrRestoredWithErrors, len(dbRes.Issues), o.OutputFile)
+	}
+	log.Info("restore finished", "tables", dbRes.Tables, "rows", dbRes.Rows)
+	return nil
+}
