@@ -12,19 +12,18 @@ demo="$PWD/.demo"
 api_port="${DEMO_PORT:-5000}"
 pg_port="${DEMO_PG_PORT:-55432}"
 mkdir -p "$demo"/{backups,tmp,state}
+# The demo cluster runs as the postgres user when we are root: it must be
+# able to reach .demo/ (the checkout itself must be world-searchable too).
+chmod 755 "$demo"
 
 echo "== building" >&2
 make -s build
 bin="$PWD/bin/hubble-applianceapi"
 
 echo "== starting the demo PostgreSQL cluster in $demo/pg" >&2
-dsn=$(go run ./tools/devcluster start --dir "$demo/pg" --port "$pg_port" | tail -n 1)
-demo_dsn="${dsn/\/postgres\?//hubble_demo?}"
-if ! psql -X -q -d "$demo_dsn" -c 'SELECT 1 FROM hubble.gl_budget LIMIT 1' >/dev/null 2>&1; then
-  echo "== generating the Hubble-like demo schema" >&2
-  psql -X -q -d "$dsn" -c 'DROP DATABASE IF EXISTS hubble_demo' -c 'CREATE DATABASE hubble_demo'
-  go run ./tools/devcluster gen --dsn "$demo_dsn" --kind hubble
-fi
+demo_dsn=$(go run ./tools/devcluster start --dir "$demo/pg" --port "$pg_port" --db hubble_demo | tail -n 1)
+echo "== the Hubble-like demo schema (generated once)" >&2
+go run ./tools/devcluster gen --dsn "$demo_dsn" --kind hubble --if-missing
 
 # The replication tool (repctl) only exists on a real appliance: the demo
 # uses the test stand-in, which honours the same arguments.
