@@ -65,7 +65,7 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 	source, target := req.SourceSchema, targetOf(req)
 
 	// Step 1: objects.
-	created, keep, err := e.createObjects(ctx, x, req, script, plan, conflicts, &res)
+	created, keep, meta, err := e.createObjects(ctx, x, req, script, plan, conflicts, &res)
 	if err != nil {
 		res.Issues = rec.all()
 		res.RolesCreated = nil
@@ -77,10 +77,10 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 			// The undo must run even though the restore was canceled.
 			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			_ = dropCreated(cctx, conn, target, created, keep)
+			_ = dropCreated(cctx, conn, target, created, keep, meta)
 			return res, cause
 		}
-		if uerr := dropCreated(ctx, conn, target, created, keep); uerr != nil {
+		if uerr := dropCreated(ctx, conn, target, created, keep, meta); uerr != nil {
 			return res, errors.Join(cause, fmt.Errorf("undo restore of schema %q: %w", target, uerr))
 		}
 		return res, cause
@@ -104,11 +104,11 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 // createObjects is step 1. It returns whether it created the schema and,
 // if not, the objects of the schema that existed before (kept on undo).
 func (e *Engine) createObjects(ctx context.Context, x *executor, req engine.RestoreRequest, s *restoreScript,
-	plan engine.RestorePlan, conflicts []conflict, res *engine.RestoreResult) (created bool, keep map[objectID]bool, err error) {
+	plan engine.RestorePlan, conflicts []conflict, res *engine.RestoreResult) (created bool, keep map[objectID]bool, meta *schemaMeta, err error) {
 	source, target := req.SourceSchema, targetOf(req)
 	tx, err := x.conn.Begin(ctx)
 	if err != nil {
-		return false, nil, fmt.Errorf("begin restore transaction: %w", err)
+		return false, nil, nil, fmt.Errorf("begin restore transaction: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -118,44 +118,47 @@ func (e *Engine) createObjects(ctx context.Context, x *executor, req engine.Rest
 		}
 	}()
 	if err := runPreamble(ctx, x, s.preData); err != nil {
-		return false, nil, err
+		return false, nil, nil, err
 	}
 	for _, role := range plan.MissingRoles {
 		if err := x.must(ctx, "ROLE "+role, "CREATE ROLE "+quoteIdent(role)+" NOLOGIN"); err != nil {
-			return false, nil, err
+			return false, nil, nil, err
 		}
 		res.RolesCreated = append(res.RolesCreated, role)
 	}
 	if !plan.SchemaExists {
 		if err := x.must(ctx, "SCHEMA "+target, "CREATE SCHEMA "+quoteIdent(target)); err != nil {
-			return false, nil, err
+			return false, nil, nil, err
 		}
 		created = true
 	}
 	r := newRenamer(source, target)
 	if err := r.enter(ctx, x, tx); err != nil {
-		return false, nil, err
+		return false, nil, nil, err
 	}
 	if len(conflicts) > 0 {
 		if err := dropConflicts(ctx, x, source, conflicts, res); err != nil {
-			return false, nil, err
+			return false, nil, nil, err
 		}
 	}
 	if !created {
 		if keep, err = schemaObjects(ctx, tx, source); err != nil {
-			return false, nil, err
+			return false, nil, nil, err
+		}
+		if meta, err = readSchemaMeta(ctx, tx, source); err != nil {
+			return false, nil, nil, err
 		}
 	}
 	if err := runStatements(ctx, x, s.preData, source); err != nil {
-		return false, nil, err
+		return false, nil, nil, err
 	}
 	if err := r.leave(ctx, x); err != nil {
-		return false, nil, err
+		return false, nil, nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return false, nil, failure(ctx, "SCHEMA "+target, "COMMIT", err)
+		return false, nil, nil, failure(ctx, "SCHEMA "+target, "COMMIT", err)
 	}
-	return created, keep, nil
+	return created, keep, meta, nil
 }
 
 // dropConflicts drops the conflicting relations (named under the source

@@ -183,7 +183,7 @@ func findConflicts(ctx context.Context, q querier, schema string, names map[stri
 // dependents describes the objects that depend on relation oid, other than
 // its own parts and the other conflicting relations (dropped together).
 func dependents(ctx context.Context, q querier, oid uint32, ours map[uint32]bool) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT DISTINCT pg_catalog.pg_describe_object(x.classid, x.objid, 0), x.rel FROM (
+	rows, err := q.Query(ctx, `SELECT DISTINCT i.type || ' ' || i.identity, x.rel FROM (
 		SELECT CASE WHEN d.classid = 'pg_catalog.pg_rewrite'::regclass THEN 'pg_catalog.pg_class'::regclass ELSE d.classid END AS classid,
 			COALESCE(r.ev_class, d.objid) AS objid,
 			COALESCE(r.ev_class, con.conrelid, tg.tgrelid,
@@ -192,7 +192,8 @@ func dependents(ctx context.Context, q querier, oid uint32, ours map[uint32]bool
 		LEFT JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid
 		LEFT JOIN pg_catalog.pg_constraint con ON d.classid = 'pg_catalog.pg_constraint'::regclass AND con.oid = d.objid
 		LEFT JOIN pg_catalog.pg_trigger tg ON d.classid = 'pg_catalog.pg_trigger'::regclass AND tg.oid = d.objid
-		WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = $1 AND d.deptype = 'n') x
+		WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = $1 AND d.deptype = 'n') x,
+		LATERAL pg_catalog.pg_identify_object(x.classid, x.objid, 0) i
 		ORDER BY 1`, oid)
 	if err != nil {
 		return nil, fmt.Errorf("look up dependents: %w", err)

@@ -73,11 +73,84 @@ func schemaObjects(ctx context.Context, q querier, schema string) (map[objectID]
 	return keep, nil
 }
 
+// schemaMeta is what pre-data may change on an existing schema: its
+// owner, comment and privileges.
+type schemaMeta struct {
+	owner   string
+	comment *string
+	grants  []schemaGrant
+}
+
+type schemaGrant struct {
+	grantee   string // "" = PUBLIC
+	privilege string
+	grantable bool
+}
+
+const schemaMetaSQL = `SELECT pg_catalog.pg_get_userbyid(n.nspowner), pg_catalog.obj_description(n.oid, 'pg_namespace'),
+	COALESCE((SELECT array_agg(CASE WHEN a.grantee = 0 THEN '' ELSE pg_catalog.pg_get_userbyid(a.grantee) END
+		|| '/' || a.privilege_type || '/' || a.is_grantable::text ORDER BY 1)
+	FROM pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a), '{}')
+FROM pg_catalog.pg_namespace n WHERE n.nspname = $1`
+
+func readSchemaMeta(ctx context.Context, q querier, schema string) (*schemaMeta, error) {
+	m := &schemaMeta{}
+	var items []string
+	if err := q.QueryRow(ctx, schemaMetaSQL, schema).Scan(&m.owner, &m.comment, &items); err != nil {
+		return nil, fmt.Errorf("read owner and privileges of schema %q: %w", schema, err)
+	}
+	for _, it := range items {
+		// grantee/privilege/grantable; a role name may hold '/', the rest not.
+		i := strings.LastIndexByte(it, '/')
+		j := strings.LastIndexByte(it[:i], '/')
+		m.grants = append(m.grants, schemaGrant{grantee: it[:j], privilege: it[j+1 : i], grantable: it[i+1:] == "true"})
+	}
+	return m, nil
+}
+
+// restoreSchemaMeta puts back the owner, comment and privileges of an
+// existing schema.
+func restoreSchemaMeta(ctx context.Context, tx pgx.Tx, schema string, m *schemaMeta) error {
+	q := quoteIdent(schema)
+	stmts := []string{"ALTER SCHEMA " + q + " OWNER TO " + quoteIdent(m.owner)}
+	if m.comment == nil {
+		stmts = append(stmts, "COMMENT ON SCHEMA "+q+" IS NULL")
+	} else {
+		stmts = append(stmts, "COMMENT ON SCHEMA "+q+" IS "+quoteLiteral(*m.comment))
+	}
+	now, err := readSchemaMeta(ctx, tx, schema)
+	if err != nil {
+		return err
+	}
+	grantee := func(g string) string {
+		if g == "" {
+			return "PUBLIC"
+		}
+		return quoteIdent(g)
+	}
+	for _, g := range now.grants {
+		stmts = append(stmts, "REVOKE ALL ON SCHEMA "+q+" FROM "+grantee(g.grantee)+" CASCADE")
+	}
+	for _, g := range m.grants {
+		sql := "GRANT " + g.privilege + " ON SCHEMA " + q + " TO " + grantee(g.grantee)
+		if g.grantable {
+			sql += " WITH GRANT OPTION"
+		}
+		stmts = append(stmts, sql)
+	}
+	for _, sql := range stmts {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("restore privileges of schema %q: %w", schema, err)
+		}
+	}
+	return nil
+}
+
 // dropCreated undoes step 1 after a later failure: it drops the schema
 // when the restore created it, else every object of the schema that is not
 // in keep. Relations go first (CASCADE takes their sequences, indexes and
 // constraints), then the rest; an object already gone is skipped.
-func dropCreated(ctx context.Context, conn *pgx.Conn, schema string, created bool, keep map[objectID]bool) error {
+func dropCreated(ctx context.Context, conn *pgx.Conn, schema string, created bool, keep map[objectID]bool, meta *schemaMeta) error {
 	if created {
 		_, err := conn.PgConn().Exec(ctx, "DROP SCHEMA IF EXISTS "+quoteIdent(schema)+" CASCADE").ReadAll()
 		return err
@@ -123,6 +196,11 @@ func dropCreated(ctx context.Context, conn *pgx.Conn, schema string, created boo
 			if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT undo"); rerr != nil {
 				return rerr
 			}
+		}
+	}
+	if meta != nil {
+		if err := restoreSchemaMeta(ctx, tx, schema, meta); err != nil {
+			return err
 		}
 	}
 	return tx.Commit(ctx)
