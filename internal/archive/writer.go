@@ -50,10 +50,13 @@ func NewWriter(w io.Writer, level int) (*Writer, error) {
 	if err := gz.SetConcurrency(gzipBlockSize, gzipBlocks); err != nil {
 		return nil, fmt.Errorf("new archive writer: %w", err)
 	}
+	mtime := time.Now().Truncate(time.Second)
+	// pgzip, unlike compress/gzip, writes a zero ModTime as a bogus date.
+	gz.ModTime = mtime
 	return &Writer{
 		gz:    gz,
 		tw:    tar.NewWriter(gz),
-		mtime: time.Now().Truncate(time.Second),
+		mtime: mtime,
 		names: make(map[string]bool),
 	}, nil
 }

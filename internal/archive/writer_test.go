@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -23,6 +24,9 @@ func TestWriter_headers(t *testing.T) {
 		t.Fatal(err)
 	}
 	gz.Multistream(false)
+	if d := time.Since(gz.ModTime); d < 0 || d > time.Hour {
+		t.Errorf("gzip header time %v, want about now", gz.ModTime)
+	}
 	tr := tar.NewReader(gz)
 	var names []string
 	for {
