@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,17 +28,6 @@ func assertEmpty(t testing.TB, dir string) {
 	t.Helper()
 	if names := entries(t, dir); len(names) > 0 {
 		t.Errorf("left behind in %s: %v", dir, names)
-	}
-}
-
-// assertNothingOf fails when a name in dir mentions job id, or is a partial
-// (dot-file or *.tmp / *.partial) of any job.
-func assertNothingOf(t testing.TB, dir, id string) {
-	t.Helper()
-	for _, n := range entries(t, dir) {
-		if strings.Contains(n, id) || strings.HasPrefix(n, ".") || strings.HasSuffix(n, ".tmp") || strings.HasSuffix(n, ".partial") {
-			t.Errorf("left behind of job %s in %s: %s", id, dir, n)
-		}
 	}
 }
 

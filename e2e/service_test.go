@@ -110,6 +110,9 @@ type service struct {
 	stderr bytes.Buffer
 }
 
+// maxLog bounds the service's stderr kept for failure reports.
+const maxLog = 1 << 20
+
 var listenRE = regexp.MustCompile(`msg="service started" listen=(\S+)`)
 
 // start runs `serve --config` with extraEnv added to the environment and
@@ -135,6 +138,12 @@ func (e *env) start(t testing.TB, extraEnv ...string) *service {
 		for sc.Scan() {
 			line := sc.Text()
 			s.mu.Lock()
+			// Keep the tail only: a benchmark logs a line per request.
+			if s.stderr.Len() > maxLog {
+				tail := append([]byte(nil), s.stderr.Bytes()[s.stderr.Len()-maxLog/2:]...)
+				s.stderr.Reset()
+				s.stderr.Write(tail)
+			}
 			s.stderr.WriteString(line + "\n")
 			s.mu.Unlock()
 			if m := listenRE.FindStringSubmatch(line); m != nil && !found {
