@@ -90,18 +90,21 @@ func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables 
 func copyTable(ctx context.Context, snap engine.Snapshot, t engine.Table, file string) (staged, error) {
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return staged{}, err
+		return staged{}, fmt.Errorf("create data file of %s.%s: %w", t.Schema, t.Name, err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
+	// The engine's error names the table already.
 	rows, err := snap.CopyOut(ctx, t, bw)
 	if err == nil {
-		err = bw.Flush()
+		if err = bw.Flush(); err != nil {
+			err = fmt.Errorf("write data file of %s.%s: %w", t.Schema, t.Name, err)
+		}
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write data file of %s.%s: %w", t.Schema, t.Name, cerr)
 	}
 	if err != nil {
-		return staged{}, fmt.Errorf("copy table %s.%s: %w", t.Schema, t.Name, err)
+		return staged{}, err
 	}
 	return staged{path: file, rows: rows}, nil
 }

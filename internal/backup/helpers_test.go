@@ -142,3 +142,5 @@ func (f fakeFS) FreeBytes(path string) (uint64, error) {
 func (f fakeFS) Stat(path string) (fs.FileInfo, error) { return f.OSFS.Stat(path) }
 
 func pgxConnect(dsn string) (*pgx.Conn, error) { return pgx.Connect(context.Background(), dsn) }
+
+func localTarget(dir string) *local.Target { return local.New(dir) }

@@ -1,0 +1,145 @@
+package backup_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hubble/hubble-applianceapi/internal/pgtest"
+)
+
+// bigDB is the Hubble schema plus one table large enough that its COPY
+// takes a while (~100 MB of text).
+func bigDB(t *testing.T) string {
+	t.Helper()
+	dsn := hubbleDB(t)
+	err := pgtest.Exec(context.Background(), dsn, `CREATE TABLE hubble.big_ledger AS
+		SELECT g AS id, md5(g::text) || md5((g * 7)::text) || repeat(md5((g * 13)::text), 2) AS payload
+		FROM generate_series(1, 800000) g`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// stagedBytes is the size of the largest file under dir.
+func stagedBytes(dir string) int64 {
+	var most int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() && fi.Size() > most {
+			most = fi.Size()
+		}
+		return nil
+	})
+	return most
+}
+
+func TestPipeline_Run_CancelMidCopy(t *testing.T) {
+	dsn := bigDB(t)
+	f := newFixture(t, dsn)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.p.Run(ctx, "0123456789abcdef0123456789abcdef", nil)
+		done <- err
+	}()
+	deadline := time.After(60 * time.Second)
+	for stagedBytes(f.tempDir) < 1<<20 {
+		select {
+		case err := <-done:
+			t.Fatalf("backup ended before it was canceled: %v", err)
+		case <-deadline:
+			t.Fatal("COPY never started")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("backup did not stop within 10 s of the cancel")
+	}
+	f.assertNothingLeft(t)
+	assertNoBackends(t, dsn)
+}
+
+// tmpfs mounts a small filesystem (we run as root in CI) so that a full
+// disk is real, not simulated.
+func tmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	return dir
+}
+
+func TestPipeline_Run_DiskFull(t *testing.T) {
+	dsn := bigDB(t)
+	for _, where := range []string{"temp_dir", "backup_dir"} {
+		t.Run(where, func(t *testing.T) {
+			f := newFixture(t, dsn)
+			small := tmpfs(t, "4m")
+			if where == "temp_dir" {
+				f.tempDir, f.p.Opts.TempDir = small, small
+			} else {
+				f.backupDir, f.p.Opts.BackupDir = small, small
+				f.p.Target = localTarget(small)
+			}
+			_, err := f.p.Run(context.Background(), "0123456789abcdef0123456789abcdef", nil)
+			if err == nil || !strings.Contains(err.Error(), "no space left on device") {
+				t.Fatalf("err = %v, want a no-space error", err)
+			}
+			f.assertNothingLeft(t)
+			assertNoBackends(t, dsn)
+		})
+	}
+}
+
+func TestPipeline_Run_DatabaseGoneMidJob(t *testing.T) {
+	dsn := bigDB(t)
+	f := newFixture(t, dsn)
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.p.Run(context.Background(), "0123456789abcdef0123456789abcdef", nil)
+		done <- err
+	}()
+	deadline := time.After(60 * time.Second)
+	for stagedBytes(f.tempDir) < 1<<20 {
+		select {
+		case err := <-done:
+			t.Fatalf("backup ended too early: %v", err)
+		case <-deadline:
+			t.Fatal("COPY never started")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// The administrator's view of "the database went away": every session
+	// of ours is terminated.
+	if err := pgtest.Exec(context.Background(), dsn,
+		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hubble-applianceapi'"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "big_ledger") {
+			t.Fatalf("err = %v, want one naming the table being copied", err)
+		}
+		t.Logf("message: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("backup did not end after its sessions were terminated")
+	}
+	f.assertNothingLeft(t)
+	assertNoBackends(t, dsn)
+}
