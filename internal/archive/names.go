@@ -97,20 +97,24 @@ func ParseName(name string) (t time.Time, seq int, ok bool) {
 // for engines that allow very long identifiers.
 const maxNamePart = 100
 
-// reservedDataNames are files of DirDatabase that no data file may take.
-var reservedDataNames = map[string]bool{"copy.in": true, "copy.out": true}
+// reservedDataNames are files of DirDatabase that no data file may take:
+// the scripts, and the PostgreSQL engine's schema dump (a table "schema" in a
+// schema "dump" would otherwise overwrite it).
+var reservedDataNames = map[string]bool{"copy.in": true, "copy.out": true, "schema.dump": true}
 
 // DataFileName returns the base name of the data file (inside DirDatabase)
 // for table in schema, as the original's copydb names them: "<table>.<schema>",
 // with every character outside [A-Za-z0-9_-] replaced by '_' (an empty part
 // becomes "_"; each part is cut to 100 characters). The '.' between table and
-// schema stays. A name already in taken, or one of the scripts (copy.in,
-// copy.out), gets a suffix "_2", "_3", ... The result is recorded in taken.
+// schema stays. A name already in taken, or a reserved one (copy.in,
+// copy.out, schema.dump), gets a suffix "_2", "_3", ... on its table part,
+// so it still reads "<table>.<schema>" (gl_budget_2.hubble). The result is
+// recorded in taken.
 func DataFileName(schema, table string, taken map[string]bool) string {
-	base := sanitizePart(table) + "." + sanitizePart(schema)
-	name := base
+	t, s := sanitizePart(table), sanitizePart(schema)
+	name := t + "." + s
 	for n := 2; taken[name] || reservedDataNames[name]; n++ {
-		name = fmt.Sprintf("%s_%d", base, n)
+		name = fmt.Sprintf("%s_%d.%s", t, n, s)
 	}
 	taken[name] = true
 	return name

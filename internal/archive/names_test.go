@@ -96,10 +96,13 @@ func TestDataFileName(t *testing.T) {
 		{"hubble", "", nil, "_.hubble"},
 		{"", "", nil, "_._"},
 		{"hubble", "\xff\x00", nil, "__.hubble"},
-		{"hubble", "gl_budget", []string{"gl_budget.hubble"}, "gl_budget.hubble_2"},
-		{"hubble", "gl budget", []string{"gl_budget.hubble", "gl_budget.hubble_2"}, "gl_budget.hubble_3"},
-		{"in", "copy", nil, "copy.in_2"},
-		{"out", "copy", nil, "copy.out_2"},
+		{"hubble", "gl_budget", []string{"gl_budget.hubble"}, "gl_budget_2.hubble"},
+		{"hubble", "gl budget", []string{"gl_budget.hubble", "gl_budget_2.hubble"}, "gl_budget_3.hubble"},
+		{"in", "copy", nil, "copy_2.in"},
+		{"out", "copy", nil, "copy_2.out"},
+		{"dump", "schema", nil, "schema_2.dump"},
+		{"hubble", "t_2", []string{"t.hubble"}, "t_2.hubble"},
+		{"hubble", "t", []string{"t.hubble", "t_2.hubble"}, "t_3.hubble"},
 	}
 	for _, tt := range tests {
 		taken := map[string]bool{}
