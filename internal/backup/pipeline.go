@@ -178,6 +178,12 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	if err != nil {
 		return res, err
 	}
+	closed := false
+	defer func() {
+		if !closed {
+			aw.Close() // stops the compressor's goroutines; the object is aborted anyway
+		}
+	}()
 	m := &archive.Manifest{
 		FormatVersion: archive.FormatVersion,
 		Tool:          "hubble-applianceapi",
@@ -229,6 +235,7 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	if _, err := aw.AddBytes(ctx, archive.ManifestName, mb); err != nil {
 		return res, err
 	}
+	closed = true
 	if err := aw.Close(); err != nil {
 		return res, fmt.Errorf("finish archive: %w", err)
 	}
