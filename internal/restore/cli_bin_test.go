@@ -1,3 +1,137 @@
 package restore_test
 
-func cleanupBinary() {}
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hubble/hubble-applianceapi/internal/pgtest"
+)
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+// binary builds the command once per test binary.
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "restore-cli-*"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "hubble-applianceapi")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/hubble-applianceapi").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func cleanupBinary() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
+
+// runCLI runs `hubble-applianceapi restore` with a configuration for dsn.
+func runCLI(t *testing.T, dsn string, args ...string) (code int, stdout, stderr string, logDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	logDir = filepath.Join(dir, "log")
+	for _, d := range []string{"backup", "tmp", "log", "state"} {
+		os.Mkdir(filepath.Join(dir, d), 0o755)
+	}
+	cfg := fmt.Sprintf(`backup_dir: %[1]s/backup
+temp_dir: %[1]s/tmp
+min_free_mb: 1
+log_file: %[1]s/log/api.log
+state_dir: %[1]s/state
+database:
+  dsn: %[2]q
+  schema: hubble
+  parallel: 2
+replication:
+  enabled: false
+`, dir, dsn)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), append([]string{"restore", "--config", cfgPath}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	t.Logf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	if des, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(des) != 0 {
+		t.Errorf("temp_dir not empty: %v", des)
+	}
+	return code, out.String(), errb.String(), logDir
+}
+
+func TestCLI_Restore_ExitCodes(t *testing.T) {
+	src, arch := hubbleArchive(t)
+	want := stateOf(t, src, "hubble")
+
+	t.Run("0 restored and verified", func(t *testing.T) {
+		dst := erpDB(t)
+		code, out, _, _ := runCLI(t, dst, arch)
+		if code != 0 || !strings.Contains(out, "0 errors") {
+			t.Fatalf("exit %d, want 0", code)
+		}
+		assertSame(t, want, stateOf(t, dst, "hubble"))
+	})
+	t.Run("1 failed", func(t *testing.T) {
+		dst := pgtest.NewDB(t)
+		code, out, stderr, logDir := runCLI(t, dst, arch)
+		if code != 1 || !strings.Contains(stderr, "v_gl_budget_named") || !strings.Contains(out, "1 errors") {
+			t.Fatalf("exit %d, want 1 naming the view", code)
+		}
+		if o := readFile(t, filepath.Join(logDir, "restore_output.txt")); !strings.Contains(o, `relation "erp.gl_account" does not exist`) {
+			t.Errorf("restore_output.txt:\n%s", o)
+		}
+	})
+	t.Run("2 restored with errors", func(t *testing.T) {
+		dst := pgtest.NewDB(t)
+		code, out, _, _ := runCLI(t, dst, "--continue-on-error", arch)
+		if code != 2 || !strings.Contains(out, "VIEW hubble.v_gl_budget_named") {
+			t.Fatalf("exit %d, want 2 naming the view", code)
+		}
+	})
+	t.Run("dry run, another schema name", func(t *testing.T) {
+		dst := erpDB(t)
+		code, out, _, _ := runCLI(t, dst, "--dry-run", "--schema", "copy_of_hubble", arch)
+		if code != 0 || !strings.Contains(out, "schema copy_of_hubble (will be created)") {
+			t.Fatalf("exit %d, want 0 with a plan", code)
+		}
+		if n := mustQueryInt(t, dst, "SELECT count(*) FROM pg_namespace WHERE nspname = 'copy_of_hubble'"); n != 0 {
+			t.Errorf("dry run created the schema")
+		}
+	})
+	t.Run("password on the command line refused", func(t *testing.T) {
+		code, _, stderr, _ := runCLI(t, "postgres://x@localhost/db", "--dsn", "postgres://u:pw@localhost/db", arch)
+		if code != 1 || !strings.Contains(stderr, "--dsn must not hold a password") {
+			t.Fatalf("exit %d", code)
+		}
+	})
+}
