@@ -62,6 +62,15 @@ func TestOriginalCommands(t *testing.T) {
 	}
 	assertEmpty(t, e.tempDir)
 
+	// Every job event is in log_file with the job's id.
+	logText, err := os.ReadFile(e.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(logText), st.ID); n < 2 {
+		t.Errorf("log_file names job %s %d times, want its events", st.ID, n)
+	}
+
 	// curl -X POST ".../api/Backup/Cancel?id=ID" on a finished job: unchanged.
 	if c := s.cancel(t, st.ID); c != final {
 		t.Errorf("Cancel of a finished job answered %+v, want %+v", c, final)

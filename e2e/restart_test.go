@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"context"
+	"errors"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,7 +57,7 @@ func TestRestart_AfterKill(t *testing.T) {
 func TestStop_Graceful(t *testing.T) {
 	e := newEnv(t, options{schema: schemaBulk})
 	s := e.start(t)
-	job := s.execute(t)
+	job, queued := s.execute(t), s.execute(t)
 	s.waitPhase(t, job.ID, "data", 60*time.Second)
 	start := time.Now()
 	if code := s.stop(t, 30*time.Second); code != 0 {
@@ -69,9 +72,33 @@ func TestStop_Graceful(t *testing.T) {
 	waitNoBackends(t, e.dsn, 10*time.Second)
 
 	s = e.start(t)
-	want := status{ID: job.ID, Status: "Canceled", Message: "The service was stopped."}
-	if got := s.status(t, job.ID); got != want {
-		t.Errorf("Status after the restart: %+v, want %+v", got, want)
+	for _, id := range []string{job.ID, queued.ID} {
+		want := status{ID: id, Status: "Canceled", Message: "The service was stopped."}
+		if got := s.status(t, id); got != want {
+			t.Errorf("Status after the restart: %+v, want %+v", got, want)
+		}
+	}
+}
+
+// TestServe_SecondInstance: a second service on the same state_dir refuses
+// to start (exit 1, naming the reason) instead of hanging or sharing the
+// job store; the first one is unharmed.
+func TestServe_SecondInstance(t *testing.T) {
+	e := newEnv(t, options{})
+	s := e.start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t), "serve", "--config", e.configPath)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("second instance: %v, want exit code 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "is another hubble-applianceapi running?") {
+		t.Errorf("second instance does not say why:\n%s", out)
+	}
+	if r := curl(t, s.base+"/healthz"); r.code != 200 {
+		t.Errorf("first instance /healthz: HTTP %d", r.code)
 	}
 }
 

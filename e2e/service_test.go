@@ -1,16 +1,13 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -101,19 +98,21 @@ func standIn(t testing.TB, dir string) string {
 
 // service is one running `hubble-applianceapi serve` process.
 type service struct {
-	t      testing.TB
-	cmd    *exec.Cmd
-	base   string // http://127.0.0.1:PORT
-	done   chan struct{}
-	err    error // Wait's result, valid after done
-	mu     sync.Mutex
-	stderr bytes.Buffer
+	t          testing.TB
+	cmd        *exec.Cmd
+	base       string // http://127.0.0.1:PORT
+	stderrPath string // the process's stderr, a file: no pipe can slow it down
+	done       chan struct{}
+	err        error // Wait's result, valid after done
 }
 
-// maxLog bounds the service's stderr kept for failure reports.
+// maxLog bounds the service's stderr shown in failure reports.
 const maxLog = 1 << 20
 
-var listenRE = regexp.MustCompile(`msg="service started" listen=(\S+)`)
+var (
+	listenRE = regexp.MustCompile(`msg="service started" listen=(\S+)`)
+	starts   atomic.Int64
+)
 
 // start runs `serve --config` with extraEnv added to the environment and
 // waits until it logs the address it listens on. The process (and its
@@ -122,40 +121,21 @@ var listenRE = regexp.MustCompile(`msg="service started" listen=(\S+)`)
 func (e *env) start(t testing.TB, extraEnv ...string) *service {
 	t.Helper()
 	s := &service{t: t, done: make(chan struct{})}
+	s.stderrPath = filepath.Join(e.dir, fmt.Sprintf("stderr-%d.log", starts.Add(1)))
+	f, err := os.Create(s.stderrPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	s.cmd = exec.Command(binary(t), "serve", "--config", e.configPath)
 	s.cmd.Env = append(os.Environ(), extraEnv...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	pr, pw := io.Pipe()
-	s.cmd.Stderr = pw
+	s.cmd.Stderr = f
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		found := false
-		for sc.Scan() {
-			line := sc.Text()
-			s.mu.Lock()
-			// Keep the tail only: a benchmark logs a line per request.
-			if s.stderr.Len() > maxLog {
-				tail := append([]byte(nil), s.stderr.Bytes()[s.stderr.Len()-maxLog/2:]...)
-				s.stderr.Reset()
-				s.stderr.Write(tail)
-			}
-			s.stderr.WriteString(line + "\n")
-			s.mu.Unlock()
-			if m := listenRE.FindStringSubmatch(line); m != nil && !found {
-				found = true
-				addr <- m[1]
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
 	go func() {
 		s.err = s.cmd.Wait()
-		pw.Close()
 		close(s.done)
 	}()
 	t.Cleanup(func() {
@@ -164,21 +144,34 @@ func (e *env) start(t testing.TB, extraEnv ...string) *service {
 			t.Logf("service stderr:\n%s", s.log())
 		}
 	})
-	select {
-	case a := <-addr:
-		s.base = "http://" + a
-	case <-s.done:
-		t.Fatalf("service exited before listening: %v\n%s", s.err, s.log())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("service did not start listening within 30 s\n%s", s.log())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := listenRE.FindStringSubmatch(s.log()); m != nil {
+			s.base = "http://" + m[1]
+			return s
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("service exited before listening: %v\n%s", s.err, s.log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("service did not start listening within 30 s\n%s", s.log())
+		}
+		time.Sleep(pollInterval)
 	}
-	return s
 }
 
+// log returns the tail of the service's stderr.
 func (s *service) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
+	b, err := os.ReadFile(s.stderrPath)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > maxLog {
+		b = b[len(b)-maxLog:]
+	}
+	return string(b)
 }
 
 // kill sends SIGKILL to the service's whole process group and reaps it.
