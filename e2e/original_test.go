@@ -86,6 +86,13 @@ func TestOriginalCommands(t *testing.T) {
 			t.Errorf("GET %s: HTTP %d %s", p, r.code, r.body)
 		}
 	}
+	// Hex digits in upper case name the same job; the answer echoes the id
+	// as given.
+	upper := strings.ToUpper(st.ID)
+	r = curl(t, s.base+"/api/Backup/Status?id="+upper)
+	if want := (status{ID: upper, Status: final.Status, Message: final.Message}); r.code != http.StatusOK || decodeStatus(t, r.body) != want {
+		t.Errorf("Status with an upper-case id: HTTP %d %s, want %+v", r.code, r.body, want)
+	}
 	r = curl(t, "-X", "POST", "-d", "", s.base+"/API/BACKUP/CANCEL?id="+st.ID)
 	if r.code != http.StatusOK || decodeStatus(t, r.body) != final {
 		t.Errorf("POST /API/BACKUP/CANCEL: HTTP %d %s", r.code, r.body)

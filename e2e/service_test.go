@@ -197,13 +197,19 @@ func (s *service) killService(t testing.TB) {
 // stop sends SIGTERM and returns the exit code once the process has ended.
 func (s *service) stop(t testing.TB, within time.Duration) int {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	return s.signal(t, syscall.SIGTERM, within)
+}
+
+// signal sends sig and returns the exit code once the process has ended.
+func (s *service) signal(t testing.TB, sig os.Signal, within time.Duration) int {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-s.done:
 	case <-time.After(within):
-		t.Fatalf("service did not exit within %v of SIGTERM\n%s", within, s.log())
+		t.Fatalf("service did not exit within %v of %v\n%s", within, sig, s.log())
 	}
 	var ee *exec.ExitError
 	if errors.As(s.err, &ee) {
