@@ -19,24 +19,24 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/storage/local"
 )
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
 	return len(p), nil
 }
 
-func testLog(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(testWriter{t}, nil)) }
+func testLog(t testing.TB) *slog.Logger { return slog.New(slog.NewTextHandler(testWriter{t}, nil)) }
 
 // makeArchive backs schema of dsn up with the real pipeline (with the
 // repctl stand-in's export when repl is true) and returns the archive.
-func makeArchive(t *testing.T, dsn, schema string, repl bool) string {
+func makeArchive(t testing.TB, dsn, schema string, repl bool) string {
 	t.Helper()
 	eng, err := postgres.New(postgres.Config{DSN: dsn})
 	if err != nil {
@@ -70,7 +70,7 @@ type fixture struct {
 	opts    restore.Options
 }
 
-func newFixture(t *testing.T, dsn, archivePath string) *fixture {
+func newFixture(t testing.TB, dsn, archivePath string) *fixture {
 	t.Helper()
 	eng, err := postgres.New(postgres.Config{DSN: dsn})
 	if err != nil {
@@ -143,7 +143,7 @@ func mustExec(t *testing.T, dsn, sql string) {
 }
 
 // standIn copies the repctl stand-in somewhere any user can run it.
-func standIn(t *testing.T) string {
+func standIn(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile("../../testdata/repctl")
 	if err != nil {
@@ -158,7 +158,7 @@ func standIn(t *testing.T) string {
 }
 
 // openDir is a directory every OS user can enter and write.
-func openDir(t *testing.T) string {
+func openDir(t testing.TB) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "restore-test-*")
 	if err != nil {

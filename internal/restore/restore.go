@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -100,12 +101,14 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 	if fi, err := os.Stat(o.TempDir); err != nil || !fi.IsDir() {
 		return nil, msg.NoDirectory(o.TempDir)
 	}
+	start := time.Now()
 	m, err := r.verify(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Manifest: m}
 	log := r.Log.With("archive", o.Archive)
+	log.Info("archive verified", "tables", len(m.Tables), "bytes", m.TotalBytes(), "seconds", time.Since(start).Seconds())
 	log.Info("restore started", "schema", m.Schema, "target_schema", targetSchema(o, m), "step", o.Step, "dry_run", o.DryRun)
 
 	stage, err := os.MkdirTemp(o.TempDir, stagePrefix)
@@ -113,9 +116,11 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("create staging folder in %s: %w", o.TempDir, err)
 	}
 	defer os.RemoveAll(stage)
+	start = time.Now()
 	if err := r.extract(ctx, o, m, stage); err != nil {
 		return nil, err
 	}
+	log.Info("archive extracted", "folder", stage, "seconds", time.Since(start).Seconds())
 
 	if o.Step != StepDatabase && o.Replication != nil {
 		if err := r.replicationStep(ctx, o, m, stage, res, log); err != nil {
@@ -299,6 +304,7 @@ func (r *Restorer) databaseStep(ctx context.Context, o Options, m *archive.Manif
 		return nil
 	}
 	req.Progress = r.Progress
+	start := time.Now()
 	dbRes, err := r.Engine.Restore(ctx, req)
 	res.Database, res.Plan = dbRes, dbRes.Plan
 	var stop *engine.RestoreError
@@ -323,6 +329,6 @@ func (r *Restorer) databaseStep(ctx context.Context, o Options, m *archive.Manif
 		log.Warn("restore finished with errors", "errors", len(dbRes.Issues))
 		return fmt.Errorf("%w: %d errors (see %s)", ErrRestoredWithErrors, len(dbRes.Issues), o.OutputFile)
 	}
-	log.Info("restore finished", "tables", dbRes.Tables, "rows", dbRes.Rows)
+	log.Info("restore finished", "tables", dbRes.Tables, "rows", dbRes.Rows, "database_seconds", time.Since(start).Seconds())
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/hubble/hubble-applianceapi/internal/engine"
@@ -186,13 +185,4 @@ func runPreamble(ctx context.Context, x *executor, list []statement) error {
 		}
 	}
 	return nil
-}
-
-// describeIssue shortens a statement for the restore output.
-func shorten(sql string, max int) string {
-	sql = strings.Join(strings.Fields(sql), " ")
-	if len(sql) > max {
-		return sql[:max] + "..."
-	}
-	return sql
 }

@@ -300,6 +300,15 @@ func rolesNamed(sql string) []string {
 			lastFrom = i
 		}
 	}
+	if first == "alter" && word(1, "default") && word(2, "privileges") {
+		// ALTER DEFAULT PRIVILEGES ... GRANT ... TO / REVOKE ... FROM.
+		for i := range toks {
+			if word(i, "grant") || word(i, "revoke") {
+				first = toks[i].text
+				break
+			}
+		}
+	}
 	switch {
 	case first == "grant" && lastTo >= 0:
 		list(lastTo + 1)
