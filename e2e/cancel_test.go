@@ -33,34 +33,53 @@ func TestCancel_Queued(t *testing.T) {
 	}
 }
 
-// TestCancel_Executing cancels a job in the middle of its COPY: it answers
-// Canceled within 10 s and leaves no staging folder, no partial archive and
-// no database session behind.
+// TestCancel_Executing cancels a running job, in the replication tool's
+// child process and in the middle of its COPY: it answers Canceled within
+// 10 s and leaves no child process, staging folder, partial archive or
+// database session behind.
 func TestCancel_Executing(t *testing.T) {
-	e := newEnv(t, options{schema: schemaBulk})
-	s := e.start(t)
-	job := s.execute(t)
-	s.waitPhase(t, job.ID, "data", 60*time.Second)
+	tests := []struct {
+		phase, schema string
+		env           []string
+	}{
+		{"replication", schemaSmall, []string{"REPCTL_SLEEP=30"}},
+		{"data", schemaBulk, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.phase, func(t *testing.T) {
+			e := newEnv(t, options{schema: tt.schema})
+			s := e.start(t, tt.env...)
+			job := s.execute(t)
+			s.waitPhase(t, job.ID, tt.phase, 60*time.Second)
 
-	start := time.Now()
-	got := s.cancel(t, job.ID)
-	if got.Status == "Executing" && got.Message == "Cancellation requested." {
-		got, _ = s.waitStatus(t, job.ID, "Canceled", 10*time.Second-time.Since(start))
-	}
-	took := time.Since(start)
-	want := status{ID: job.ID, Status: "Canceled", Message: "Job was canceled."}
-	if got != want {
-		t.Fatalf("Cancel of an executing job: %+v, want %+v", got, want)
-	}
-	if took > 10*time.Second {
-		t.Errorf("cancel took %v, want at most 10 s", took)
-	}
-	t.Logf("canceled mid-COPY in %v", took.Round(time.Millisecond))
-	assertEmpty(t, e.tempDir)
-	assertEmpty(t, e.backupDir)
-	waitNoBackends(t, e.dsn, 10*time.Second)
-	if got := s.status(t, job.ID); got != want {
-		t.Errorf("Status after Cancel: %+v, want %+v", got, want)
+			kids := descendants(s.cmd.Process.Pid)
+			if tt.phase == "replication" && len(kids) == 0 {
+				t.Fatal("no child process while the replication tool runs")
+			}
+			start := time.Now()
+			got := s.cancel(t, job.ID)
+			if got.Status == "Executing" && got.Message == "Cancellation requested." {
+				got, _ = s.waitStatus(t, job.ID, "Canceled", 10*time.Second-time.Since(start))
+			}
+			took := time.Since(start)
+			want := status{ID: job.ID, Status: "Canceled", Message: "Job was canceled."}
+			if got != want {
+				t.Fatalf("Cancel of an executing job: %+v, want %+v", got, want)
+			}
+			if took > 10*time.Second {
+				t.Errorf("cancel took %v, want at most 10 s", took)
+			}
+			t.Logf("canceled in phase %s in %v", tt.phase, took.Round(time.Millisecond))
+			if left := alive(kids); len(left) > 0 {
+				t.Errorf("child processes left after the cancel: %v", left)
+			}
+			assertEmpty(t, e.tempDir)
+			assertEmpty(t, e.backupDir)
+			waitNoBackends(t, e.dsn, 10*time.Second)
+			if got := s.status(t, job.ID); got != want {
+				t.Errorf("Status after Cancel: %+v, want %+v", got, want)
+			}
+		})
 	}
 }
 

@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,4 +70,56 @@ func countBackends(t testing.TB, dsn string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// descendants lists the live processes below pid (children, their
+// children, ...), whatever process group they put themselves in, as
+// "pid (comm)".
+func descendants(pid int) map[int]string {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	parent := map[int]int{}
+	name := map[int]string{}
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the process ended meanwhile
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 || f[0] == "Z" {
+			continue
+		}
+		p, _ := strconv.Atoi(strings.Fields(string(b))[0])
+		pp, _ := strconv.Atoi(f[1])
+		parent[p], name[p] = pp, string(b[:i+1])
+	}
+	found := map[int]string{}
+	for p := range parent {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				found[p] = name[p]
+				break
+			}
+		}
+	}
+	return found
+}
+
+// alive returns those of procs that still run (not zombies).
+func alive(procs map[int]string) []string {
+	var left []string
+	for pid, name := range procs {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && !bytes.HasPrefix(bytes.TrimSpace(b[i+1:]), []byte("Z")) {
+			left = append(left, name)
+		}
+	}
+	return left
 }

@@ -51,32 +51,51 @@ func TestRestart_AfterKill(t *testing.T) {
 	waitNoBackends(t, e.dsn, 10*time.Second)
 }
 
-// TestStop_Graceful sends SIGTERM during an executing job: the process exits
-// 0, the job answers Canceled with the stop message after a restart, and
-// nothing of it is left behind.
+// TestStop_Graceful sends SIGTERM while a job executes (in the replication
+// tool's child process, or mid-COPY) and another is queued: the process
+// exits 0 leaving no child process, both jobs answer Canceled with the stop
+// message after a restart, and nothing of them is left behind.
 func TestStop_Graceful(t *testing.T) {
-	e := newEnv(t, options{schema: schemaBulk})
-	s := e.start(t)
-	job, queued := s.execute(t), s.execute(t)
-	s.waitPhase(t, job.ID, "data", 60*time.Second)
-	start := time.Now()
-	if code := s.stop(t, 30*time.Second); code != 0 {
-		t.Fatalf("SIGTERM: exit code %d, want 0\n%s", code, s.log())
+	tests := []struct {
+		phase, schema string
+		env           []string
+	}{
+		{"replication", schemaSmall, []string{"REPCTL_SLEEP=30"}},
+		{"data", schemaBulk, nil},
 	}
-	t.Logf("stopped in %v", time.Since(start).Round(time.Millisecond))
-	if !strings.Contains(s.log(), "service stopped") {
-		t.Errorf("no \"service stopped\" in the log:\n%s", s.log())
-	}
-	assertEmpty(t, e.tempDir)
-	assertEmpty(t, e.backupDir)
-	waitNoBackends(t, e.dsn, 10*time.Second)
+	for _, tt := range tests {
+		t.Run(tt.phase, func(t *testing.T) {
+			e := newEnv(t, options{schema: tt.schema})
+			s := e.start(t, tt.env...)
+			job, queued := s.execute(t), s.execute(t)
+			s.waitPhase(t, job.ID, tt.phase, 60*time.Second)
+			kids := descendants(s.cmd.Process.Pid)
+			if tt.phase == "replication" && len(kids) == 0 {
+				t.Fatal("no child process while the replication tool runs")
+			}
+			start := time.Now()
+			if code := s.stop(t, 30*time.Second); code != 0 {
+				t.Fatalf("SIGTERM: exit code %d, want 0\n%s", code, s.log())
+			}
+			t.Logf("stopped in %v", time.Since(start).Round(time.Millisecond))
+			if left := alive(kids); len(left) > 0 {
+				t.Errorf("child processes left after the service exited: %v", left)
+			}
+			if !strings.Contains(s.log(), "service stopped") {
+				t.Errorf("no \"service stopped\" in the log:\n%s", s.log())
+			}
+			assertEmpty(t, e.tempDir)
+			assertEmpty(t, e.backupDir)
+			waitNoBackends(t, e.dsn, 10*time.Second)
 
-	s = e.start(t)
-	for _, id := range []string{job.ID, queued.ID} {
-		want := status{ID: id, Status: "Canceled", Message: "The service was stopped."}
-		if got := s.status(t, id); got != want {
-			t.Errorf("Status after the restart: %+v, want %+v", got, want)
-		}
+			s = e.start(t)
+			for _, id := range []string{job.ID, queued.ID} {
+				want := status{ID: id, Status: "Canceled", Message: "The service was stopped."}
+				if got := s.status(t, id); got != want {
+					t.Errorf("Status after the restart: %+v, want %+v", got, want)
+				}
+			}
+		})
 	}
 }
 

@@ -174,8 +174,12 @@ func (s *service) log() string {
 	return string(b)
 }
 
-// kill sends SIGKILL to the service's whole process group and reaps it.
+// kill sends SIGKILL to the service, its process group and every process
+// below it (a child may run in a process group of its own), and reaps it.
 func (s *service) kill() {
+	for pid := range descendants(s.cmd.Process.Pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 	<-s.done
 }
