@@ -19,7 +19,6 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/config"
 	"github.com/hubble/hubble-applianceapi/internal/daemon"
 	"github.com/hubble/hubble-applianceapi/internal/engine"
-	"github.com/hubble/hubble-applianceapi/internal/engine/postgres"
 	"github.com/hubble/hubble-applianceapi/internal/msg"
 	"github.com/hubble/hubble-applianceapi/internal/restore"
 )
@@ -44,15 +43,10 @@ func newRestoreCmd() *cobra.Command {
 			}
 			defer e.Close()
 			cfg := e.cfg
-			dsn := cfg.Database.DSN
 			if o.dsn != "" {
-				dsn = o.dsn
+				cfg.Database.DSN = o.dsn
 			}
-			pw, err := config.ReadSecret(cfg.Database.PasswordFile)
-			if err != nil {
-				return fmt.Errorf("database.password_file: %w", err)
-			}
-			eng, err := postgres.New(postgres.Config{DSN: dsn, Password: pw})
+			eng, err := daemon.NewEngine(cfg)
 			if err != nil {
 				return err
 			}
