@@ -158,13 +158,16 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	if serr := d.sched.Stop(stopCtx); serr != nil {
 		d.log.Warn("stop scheduler", "error", serr)
 	}
-	// Jobs first: a Cancel request in flight gets its answer while the
-	// server drains.
-	if serr := d.manager.Stop(stopCtx); serr != nil {
-		d.log.Warn("stop jobs", "error", serr)
-	}
+	// Requests first: Shutdown stops accepting and waits for the requests in
+	// flight, so no Execute can reach a stopped job manager (it answered
+	// 500 while the jobs were stopping). A Cancel in flight stops its job
+	// itself, so it still gets its answer; jobs an Execute in flight queued
+	// are canceled by the manager's Stop just after.
 	if serr := srv.Shutdown(stopCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		d.log.Warn("stop http server", "error", serr)
+	}
+	if serr := d.manager.Stop(stopCtx); serr != nil {
+		d.log.Warn("stop jobs", "error", serr)
 	}
 	stopWatch()
 	d.notifier.Close(stopCtx)
