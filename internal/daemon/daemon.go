@@ -107,6 +107,20 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 		store.Close()
 		return nil, err
 	}
+	// The dead man's switch as a metric, beside its webhook event: an alert
+	// rule on it works without any webhook receiver.
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: api.MetricsNamespace, Name: "stale",
+		Help: "1 while no backup has succeeded for notify.stale_after, else 0 (always 0 when stale_after is not set).",
+	}, func() float64 {
+		if d.notifier.Stale() {
+			return 1
+		}
+		return 0
+	})); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("register stale metric: %w", err)
+	}
 	d.sched, err = newScheduler(cfg, d.enqueueScheduled, log)
 	if err != nil {
 		store.Close()
