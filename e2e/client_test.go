@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -25,22 +26,44 @@ type reply struct {
 // its -i output. It fails the test when curl itself fails.
 func curl(t testing.TB, args ...string) reply {
 	t.Helper()
+	r, err := tryCurl(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// curlError is curl's failure: its exit code and what it said.
+type curlError struct {
+	args   []string
+	code   int
+	stderr string
+	err    error
+}
+
+func (e *curlError) Error() string {
+	return fmt.Sprintf("curl %s: %v %s", strings.Join(e.args, " "), e.err, e.stderr)
+}
+
+// tryCurl is curl that returns curl's failure (*curlError) instead.
+func tryCurl(args ...string) (reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	full := append([]string{"-sS", "-i", "--max-time", "25"}, args...)
 	out, err := exec.CommandContext(ctx, "curl", full...).Output()
 	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
+		ce := &curlError{args: args, code: -1, err: err}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			ce.code, ce.stderr = ee.ExitCode(), string(ee.Stderr)
 		}
-		t.Fatalf("curl %s: %v %s", strings.Join(args, " "), err, stderr)
+		return reply{}, ce
 	}
 	r, err := parseReply(out)
 	if err != nil {
-		t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
+		return reply{}, fmt.Errorf("curl %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
-	return r
+	return r, nil
 }
 
 // parseReply splits curl -i output into status, headers and body, skipping
