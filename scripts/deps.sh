@@ -12,6 +12,9 @@ command -v curl >/dev/null || need+=(curl)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v gzip >/dev/null || need+=(gzip)
+command -v make >/dev/null || need+=(make)
+command -v gcc >/dev/null || need+=(gcc)    # cgo, for go test -race
+command -v git >/dev/null || need+=(git)
 
 if ((${#need[@]})); then
   echo "deps: installing ${need[*]}" >&2
