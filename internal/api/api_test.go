@@ -219,3 +219,11 @@ func TestHandler_Root(t *testing.T) {
 		t.Errorf("GET /api/ without scheduler = %s, want %s", w.Body, want)
 	}
 }
+
+func TestHandler_JobsShowsNextRun(t *testing.T) {
+	h, _ := testHandler(t)
+	w := do(h, reqSpec{method: "GET", target: "/api/Backup/Jobs", remote: "127.0.0.1:5555"})
+	if !strings.Contains(w.Body.String(), `"next_run":"2030-01-02T02:00:00Z"`) {
+		t.Errorf("GET /api/Backup/Jobs = %s, want the next run", w.Body)
+	}
+}

@@ -42,7 +42,8 @@ type ProgressRecord struct {
 
 // JobList is the answer of GET /api/Backup/Jobs, newest job first.
 type JobList struct {
-	Jobs []JobRecord `json:"jobs"`
+	Jobs    []JobRecord `json:"jobs"`
+	NextRun *time.Time  `json:"next_run,omitempty"` // next scheduled backup, when known
 }
 
 // NewJobRecord converts a Job to its JSON record; now ends the duration of a
@@ -92,6 +93,9 @@ func (s *server) handleJobs(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	now := time.Now()
 	list := JobList{Jobs: make([]JobRecord, 0, len(jobs))}
+	if s.opts.NextRun != nil {
+		list.NextRun = utcOrNil(s.opts.NextRun())
+	}
 	for _, j := range jobs {
 		list.Jobs = append(list.Jobs, NewJobRecord(j, now))
 	}
