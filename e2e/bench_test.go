@@ -82,6 +82,7 @@ func BenchmarkStatusDuringBackup(b *testing.B) {
 		p99 = latencies[len(latencies)-1]
 	}
 	b.ReportMetric(float64(len(latencies))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(executing.Load())/float64(len(latencies)), "frac-executing")
 }
