@@ -23,12 +23,7 @@ func newBackupCmd() *cobra.Command {
 		Use:   "backup",
 		Short: "Run one backup in the foreground; prints the archive's path last",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := setup(configFlag)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withConfig(&configFlag, func(cmd *cobra.Command, _ []string, e *env) error {
 			p, err := daemon.NewPipeline(e.cfg, e.log, version)
 			if err != nil {
 				return err
@@ -44,7 +39,7 @@ func newBackupCmd() *cobra.Command {
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), filepath.Join(e.cfg.BackupDir, res.Name))
 			return nil
-		},
+		}),
 	}
 	addConfigFlag(cmd, &configFlag)
 	return cmd

@@ -24,6 +24,19 @@ func addConfigFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "config", "", "configuration file (default $HUBBLE_CONFIG, else "+config.DefaultPath+")")
 }
 
+// withConfig wraps the body of a command that needs the configuration and
+// the troubleshooting log, and closes the log when the body returns.
+func withConfig(configFlag *string, body func(cmd *cobra.Command, args []string, e *env) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e, err := setup(*configFlag)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		return body(cmd, args, e)
+	}
+}
+
 // setup loads the configuration and opens the troubleshooting log;
 // warnings about unknown HUBBLE_* variables go to the log.
 func setup(configFlag string) (*env, error) {

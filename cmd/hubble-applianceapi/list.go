@@ -18,12 +18,7 @@ func newListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List the archives in the backup directory, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := setup(configFlag)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withConfig(&configFlag, func(cmd *cobra.Command, _ []string, e *env) error {
 			entries, err := local.New(e.cfg.BackupDir).List(cmd.Context())
 			if err != nil {
 				return err
@@ -52,7 +47,7 @@ func newListCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%d\n", r.name, r.t.Format("2006-01-02 15:04:05"), r.size)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	addConfigFlag(cmd, &configFlag)
 	return cmd

@@ -17,12 +17,7 @@ func newPruneCmd() *cobra.Command {
 		Use:   "prune",
 		Short: "Apply the retention rules to the backup directory",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := setup(configFlag)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withConfig(&configFlag, func(cmd *cobra.Command, _ []string, e *env) error {
 			rules := retention.Rules{KeepLast: e.cfg.Retention.KeepLast, KeepDays: e.cfg.Retention.KeepDays}
 			removed, err := retention.Apply(cmd.Context(), e.cfg.BackupDir, rules, time.Now(), archive.ParseName, dryRun, e.log)
 			verb := "removed"
@@ -36,7 +31,7 @@ func newPruneCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), "nothing to remove")
 			}
 			return err
-		},
+		}),
 	}
 	addConfigFlag(cmd, &configFlag)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only list what would be removed")

@@ -16,16 +16,11 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the daemon: REST API, job queue, scheduler",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := setup(configFlag)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withConfig(&configFlag, func(cmd *cobra.Command, _ []string, e *env) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return daemon.Run(ctx, e.cfg, e.log, version)
-		},
+		}),
 	}
 	addConfigFlag(cmd, &configFlag)
 	return cmd

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/archive"
 	"github.com/hubble/hubble-applianceapi/internal/engine"
+	"github.com/hubble/hubble-applianceapi/internal/engine/postgres"
 	"github.com/hubble/hubble-applianceapi/internal/msg"
 	"github.com/hubble/hubble-applianceapi/internal/replication"
 )
@@ -101,26 +102,21 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 	if fi, err := os.Stat(o.TempDir); err != nil || !fi.IsDir() {
 		return nil, msg.NoDirectory(o.TempDir)
 	}
-	start := time.Now()
-	m, err := r.verify(ctx, o)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Manifest: m}
-	log := r.Log.With("archive", o.Archive)
-	log.Info("archive verified", "tables", len(m.Tables), "bytes", m.TotalBytes(), "seconds", time.Since(start).Seconds())
-	log.Info("restore started", "schema", m.Schema, "target_schema", targetSchema(o, m), "step", o.Step, "dry_run", o.DryRun)
-
 	stage, err := os.MkdirTemp(o.TempDir, stagePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create staging folder in %s: %w", o.TempDir, err)
 	}
 	defer os.RemoveAll(stage)
-	start = time.Now()
-	if err := r.extract(ctx, o, m, stage); err != nil {
+	start := time.Now()
+	m, err := r.verifyExtract(ctx, o, stage)
+	if err != nil {
 		return nil, err
 	}
-	log.Info("archive extracted", "folder", stage, "seconds", time.Since(start).Seconds())
+	res := &Result{Manifest: m}
+	log := r.Log.With("archive", o.Archive)
+	log.Info("archive verified and extracted", "tables", len(m.Tables), "bytes", m.TotalBytes(), "folder", stage,
+		"seconds", time.Since(start).Seconds())
+	log.Info("restore started", "schema", m.Schema, "target_schema", targetSchema(o, m), "step", o.Step, "dry_run", o.DryRun)
 
 	if o.Step != StepDatabase && o.Replication != nil {
 		if err := r.replicationStep(ctx, o, m, stage, res, log); err != nil {
@@ -135,9 +131,10 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 	return res, r.databaseStep(ctx, o, m, stage, res, log)
 }
 
-// verify checks the whole archive, bounded by the space it may expand to,
-// before anything else happens.
-func (r *Restorer) verify(ctx context.Context, o Options) (*archive.Manifest, error) {
+// verifyExtract checks the whole archive while extracting it into stage,
+// bounded by the space it may expand to, in one pass: nothing else happens
+// before it returns, and on failure it leaves stage empty.
+func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (*archive.Manifest, error) {
 	f, err := os.Open(o.Archive)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -146,11 +143,18 @@ func (r *Restorer) verify(ctx context.Context, o Options) (*archive.Manifest, er
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
 	defer f.Close()
+	if o.Replication != nil && o.Replication.User != "" {
+		// The replication user must reach the export below; it may not
+		// list or read anything else here.
+		if err := os.Chmod(stage, 0o711); err != nil {
+			return nil, err
+		}
+	}
 	limit, err := r.limit(o)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := archive.Verify(ctx, f, archive.Limits{MaxBytes: limit})
+	rep, err := archive.VerifyExtract(ctx, f, stage, archive.Limits{MaxBytes: limit})
 	if err != nil {
 		if errors.Is(err, archive.ErrTooLarge) {
 			return nil, fmt.Errorf("archive %s refused: %w (space available in %s: %d bytes)", o.Archive, err, o.TempDir, limit)
@@ -158,9 +162,6 @@ func (r *Restorer) verify(ctx context.Context, o Options) (*archive.Manifest, er
 		return nil, fmt.Errorf("archive %s refused: %w", o.Archive, err)
 	}
 	m := rep.Manifest
-	if total := m.TotalBytes(); total > limit {
-		return nil, fmt.Errorf("archive %s refused: it expands to %d bytes, more than the %d bytes available in %s", o.Archive, total, limit, o.TempDir)
-	}
 	if m.Engine != "postgres" {
 		return nil, fmt.Errorf("archive %s refused: made by engine %q, this restore handles postgres", o.Archive, m.Engine)
 	}
@@ -176,31 +177,6 @@ func (r *Restorer) limit(o Options) (int64, error) {
 		return 0, msg.UnknownDrive(o.TempDir, err)
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil
-}
-
-// extract unpacks the verified archive into stage (removed by the caller
-// whatever happens).
-func (r *Restorer) extract(ctx context.Context, o Options, m *archive.Manifest, stage string) error {
-	if o.Replication != nil && o.Replication.User != "" {
-		// The replication user must reach the export below; it may not
-		// list or read anything else here.
-		if err := os.Chmod(stage, 0o711); err != nil {
-			return err
-		}
-	}
-	f, err := os.Open(o.Archive)
-	if err != nil {
-		return fmt.Errorf("open archive: %w", err)
-	}
-	defer f.Close()
-	limit, err := r.limit(o)
-	if err != nil {
-		return err
-	}
-	if err := archive.Extract(ctx, f, stage, m, archive.Limits{MaxBytes: limit}); err != nil {
-		return fmt.Errorf("archive %s refused: %w", o.Archive, err)
-	}
-	return nil
 }
 
 func targetSchema(o Options, m *archive.Manifest) string {
@@ -305,7 +281,7 @@ func (r *Restorer) databaseStep(ctx context.Context, o Options, m *archive.Manif
 	}
 	req.Progress = r.Progress
 	start := time.Now()
-	dbRes, err := r.Engine.Restore(ctx, req)
+	dbRes, err := r.Engine.Restore(postgres.WithLogger(ctx, log), req)
 	res.Database, res.Plan = dbRes, dbRes.Plan
 	var stop *engine.RestoreError
 	if errors.As(err, &stop) {

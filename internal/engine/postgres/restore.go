@@ -17,10 +17,15 @@ import (
 //     schema if missing, drops the conflicting tables the plan allows, and
 //     runs pg_restore's pre-data SQL statement by statement; it commits.
 //  2. Data: req.Workers connections COPY the data files in parallel, each
-//     table in its own transaction, straight from the files.
-//  3. One transaction runs the post-data SQL (indexes, constraints,
-//     triggers, grants), sets the sequences and refreshes the materialized
-//     views; it commits.
+//     table in its own transaction (TRUNCATE + COPY FREEZE), straight from
+//     the files, largest first. Into the archive's own schema name the same
+//     connections build each table's indexes and key constraints as soon
+//     as its data is in, then add the foreign keys, each statement in its
+//     own transaction (see pipeline).
+//  3. One transaction runs the rest of the post-data SQL (triggers, rules,
+//     comments, grants; all of it under --schema, whose renaming trick
+//     needs one transaction), sets the sequences and refreshes the
+//     materialized views; it commits.
 //
 // Without ContinueOnError a failure in step 1 rolls back everything; a
 // failure later drops every object step 1 created (the whole schema when
@@ -65,7 +70,9 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 	source, target := req.SourceSchema, targetOf(req)
 
 	// Step 1: objects.
+	done := phase(ctx, "pre-data")
 	created, keep, meta, err := e.createObjects(ctx, x, req, script, plan, conflicts, &res)
+	done("statements", len(script.preData))
 	if err != nil {
 		res.Issues = rec.all()
 		res.RolesCreated = nil
@@ -86,15 +93,37 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 		return res, cause
 	}
 
+	if source == target {
+		// Steps 2 and 3 overlap: indexes and keys are built on several
+		// connections as soon as their table is loaded.
+		tables, rows, rest, err := e.runPipeline(ctx, req, script, rec)
+		res.Tables, res.Rows = tables, rows
+		if err != nil {
+			return undo(err)
+		}
+		var stmts []statement
+		for _, j := range rest {
+			stmts = append(stmts, j.stmts...)
+		}
+		if err := e.finishObjects(ctx, x, source, target, stmts, script); err != nil {
+			return undo(err)
+		}
+		res.Issues = rec.all()
+		return res, nil
+	}
+
 	// Step 2: data.
+	done = phase(ctx, "data")
 	tables, rows, err := e.loadData(ctx, req, script, rec)
 	res.Tables, res.Rows = tables, rows
+	done("tables", tables, "rows", rows)
 	if err != nil {
 		return undo(err)
 	}
 
-	// Step 3: indexes, constraints, sequences, materialized views.
-	if err := e.finishObjects(ctx, x, source, target, script); err != nil {
+	// Step 3: indexes, constraints, sequences, materialized views, under
+	// the source schema's name (renamed in the transaction), serially.
+	if err := e.finishObjects(ctx, x, source, target, script.postData, script); err != nil {
 		return undo(err)
 	}
 	res.Issues = rec.all()
@@ -193,8 +222,9 @@ func dropConflicts(ctx context.Context, x *executor, schema string, conflicts []
 	return nil
 }
 
-// finishObjects is step 3.
-func (e *Engine) finishObjects(ctx context.Context, x *executor, source, target string, s *restoreScript) (err error) {
+// finishObjects is step 3 (or its serial part): post, then the sequences
+// and materialized views, in one transaction.
+func (e *Engine) finishObjects(ctx context.Context, x *executor, source, target string, post []statement, s *restoreScript) (err error) {
 	tx, err := x.conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin restore transaction: %w", err)
@@ -210,12 +240,20 @@ func (e *Engine) finishObjects(ctx context.Context, x *executor, source, target 
 	if err := r.enter(ctx, x, tx); err != nil {
 		return err
 	}
-	if err := runStatements(ctx, x, s.postData, source); err != nil {
+	done := phase(ctx, "post-data")
+	if err := runStatements(ctx, x, post, source); err != nil {
 		return err
 	}
 	if err := r.leave(ctx, x); err != nil {
 		return err
 	}
+	done("statements", len(post))
+	done = phase(ctx, "sequences and materialized views")
+	defer func() {
+		if err == nil {
+			done("sequences", len(s.sequences), "matviews", len(s.matviews))
+		}
+	}()
 	for _, seq := range s.sequences {
 		name := quoteIdent(target, seq.Name)
 		sql := "SELECT pg_catalog.setval(" + quoteLiteral(name) + ", " + strconv.FormatInt(seq.LastValue, 10) + ", " +

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hubble/hubble-applianceapi/internal/engine"
 	"github.com/jackc/pgx/v5"
@@ -113,19 +114,49 @@ func (e *Engine) loadData(ctx context.Context, req engine.RestoreRequest, s *res
 }
 
 // copyIn streams one data file into its table and returns the row count.
-func copyIn(ctx context.Context, conn *pgx.Conn, schema string, t engine.RestoreTable, cols []string, path string, progress func(int64)) (int64, error) {
+// The table was created by this restore and is empty, so it is truncated
+// and loaded with FREEZE in one transaction: the rows are written frozen
+// and their pages all-visible, so the index builds and the first queries
+// do not rewrite every page to set hint bits (pg_restore -j truncates
+// before its COPY too; FREEZE goes one step further).
+func copyIn(ctx context.Context, conn *pgx.Conn, schema string, t engine.RestoreTable, cols []string, path string, progress func(int64)) (n int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	sql := "COPY " + quoteIdent(schema, t.Name)
+	table := quoteIdent(schema, t.Name)
+	if _, err := conn.PgConn().Exec(ctx, "BEGIN; TRUNCATE ONLY "+table).ReadAll(); err != nil {
+		rollback(ctx, conn)
+		return 0, err
+	}
+	sql := "COPY " + table
 	if len(cols) > 0 {
 		sql += " (" + columnList(cols) + ")"
 	}
-	sql += " FROM STDIN"
+	sql += " FROM STDIN WITH (FREEZE)"
 	tag, err := conn.PgConn().CopyFrom(ctx, &progressReader{r: f, report: progress}, sql)
-	return tag.RowsAffected(), err
+	if err != nil {
+		rollback(ctx, conn)
+		return 0, err
+	}
+	if _, err := conn.PgConn().Exec(ctx, "COMMIT").ReadAll(); err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// rollback ends a failed transaction so that the connection can go on
+// (with ContinueOnError); a connection that cannot is closed.
+func rollback(ctx context.Context, conn *pgx.Conn) {
+	if conn.IsClosed() {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := conn.PgConn().Exec(rctx, "ROLLBACK").ReadAll(); err != nil {
+		_ = conn.Close(rctx)
+	}
 }
 
 // progressReader reports the bytes read.
