@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,10 +11,11 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hubble/hubble-applianceapi/internal/testlog"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
@@ -73,26 +73,9 @@ func (rc *receiver) wait(t *testing.T) received {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newNotifier(t *testing.T, cfg Config, opts ...Option) (*Notifier, *lockedBuffer) {
+func newNotifier(t *testing.T, cfg Config, opts ...Option) (*Notifier, *testlog.Buffer) {
 	t.Helper()
-	var buf lockedBuffer
+	var buf testlog.Buffer
 	opts = append([]Option{WithBackoff(time.Millisecond, 5*time.Millisecond)}, opts...)
 	n, err := New(cfg, slog.New(slog.NewTextHandler(&buf, nil)), opts...)
 	if err != nil {

@@ -1,7 +1,6 @@
 package retention
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -12,9 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/hubble/hubble-applianceapi/internal/testlog"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -139,24 +139,6 @@ func without(all []string, gone []string) []string {
 	return out
 }
 
-// lockedBuffer lets the logger be read after Apply without races.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestApply(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -182,7 +164,7 @@ func TestApply(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, target := setup(t)
 			before := names(t, dir)
-			var logBuf lockedBuffer
+			var logBuf testlog.Buffer
 			log := slog.New(slog.NewTextHandler(&logBuf, nil))
 
 			got, err := Apply(context.Background(), dir, tt.rules, tt.now, parse, tt.dryRun, log)

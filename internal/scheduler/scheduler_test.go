@@ -1,36 +1,19 @@
 package scheduler
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/hubble/hubble-applianceapi/internal/testlog"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func stop(t *testing.T, s *Scheduler) {
 	t.Helper()
@@ -175,7 +158,7 @@ func TestScheduler_Next(t *testing.T) {
 }
 
 func TestScheduler_lifecycle(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	calls := make(chan context.Context, 100)
 	s, err := New([]Config{{Cron: "* * * * * *"}}, func(ctx context.Context) error {
 		calls <- ctx
