@@ -1,0 +1,166 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// VerifyExtract is Verify and Extract in one pass over the archive, for a
+// caller that wants the files and would otherwise read the archive twice.
+// It writes the archive read from r into dir, an existing empty directory,
+// while hashing each file, and returns only after the whole stream (gzip
+// trailer included) has been read and every file checked against
+// manifest.json (wherever it is in the archive; the writer puts it last).
+//
+// The same rules as Extract's hold, enforced while streaming: an unsafe
+// entry (absolute path, "..", link, device, fifo), a duplicate, or a
+// damaged stream stops it at once; the bytes written are bounded by
+// lim.MaxBytes (the caller passes the free space of dir's file system) and
+// the entries by lim.MaxEntries. Files are created 0640 and directories
+// 0750, never through an existing file or symlink. On any problem
+// everything it wrote is removed before it returns.
+//
+// The Report and the error are as Verify's: the error is nil only for an
+// intact archive, wraps ErrDamaged (plus ErrUnsafeEntry / ErrTooLarge when
+// they apply) with the same problem texts; a failing source, a failing
+// write (a full disk) or a canceled ctx is returned as such.
+func VerifyExtract(ctx context.Context, r io.Reader, dir string, lim Limits) (rep *Report, err error) {
+	v := &verifier{rep: &Report{}, seen: make(map[string]File), buf: make([]byte, 256<<10)}
+	if err := checkEmptyDir(dir); err != nil {
+		return v.rep, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return v.rep, fmt.Errorf("extract archive: %w", err)
+	}
+	defer root.Close()
+	x := &extractor{root: root, dir: dir, madeDirs: make(map[string]bool), buf: v.buf}
+	defer func() {
+		if err != nil {
+			x.cleanup()
+			v.rep.Manifest = nil
+		}
+	}()
+	s, err := openStream(ctx, r, lim)
+	if err != nil {
+		if !errors.Is(err, ErrDamaged) {
+			return v.rep, err
+		}
+		v.problem(err)
+		return v.rep, v.result()
+	}
+	complete, err := v.extract(s, x)
+	v.rep.StreamBytes, v.rep.CompressedBytes = s.n, s.src.n
+	if err != nil {
+		if !errors.Is(err, ErrDamaged) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrUnsafeEntry) {
+			return v.rep, err // context, source I/O, or writing
+		}
+		v.problem(err)
+		return v.rep, v.result()
+	}
+	if v.hasMan && v.manifest != nil {
+		m, err := ParseManifest(v.manifest)
+		if err != nil {
+			v.problem(problemf(damaged, "%s: invalid: %v", ManifestName, err))
+		} else {
+			v.rep.Manifest = m
+		}
+	}
+	if complete {
+		v.compare()
+	}
+	return v.rep, v.result()
+}
+
+// extract walks the entries, writing each file while hashing it; it stops
+// at the first problem.
+func (v *verifier) extract(s *stream, x *extractor) (complete bool, err error) {
+	for {
+		h, err := s.next()
+		if err == io.EOF {
+			return true, s.finish()
+		}
+		if err != nil {
+			return false, err
+		}
+		v.rep.Entries++
+		e, err := checkEntry(h)
+		if err != nil {
+			return false, err
+		}
+		if e.dir {
+			v.dirs = append(v.dirs, e.name)
+			if err := x.mkdirAll(e.name); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if _, dup := v.seen[e.name]; dup || (e.name == ManifestName && v.hasMan) {
+			return false, problemf(damaged, "%s: duplicate entry", display(e.name))
+		}
+		if e.size > s.lim.MaxBytes-v.rep.Bytes {
+			return false, problemf(tooLarge, "%s: entry of %d bytes exceeds the limit of %d bytes", display(e.name), e.size, s.lim.MaxBytes)
+		}
+		v.rep.Files++
+		v.rep.Bytes += e.size
+		var data []byte
+		if e.name == ManifestName {
+			v.hasMan = true
+			if e.size > maxManifestBytes {
+				return false, problemf(tooLarge, "%s: larger than %d bytes", ManifestName, maxManifestBytes)
+			}
+			if data, err = io.ReadAll(s.tr); err != nil {
+				return false, s.classify(err)
+			}
+			v.manifest = data
+		}
+		f, err := x.write(s, e.name, data)
+		if err != nil {
+			return false, err
+		}
+		if e.name != ManifestName {
+			v.seen[e.name] = f
+			v.order = append(v.order, e.name)
+		}
+	}
+}
+
+// write creates name and copies the current entry (or data, when not nil)
+// into it, returning its size and sha256.
+func (x *extractor) write(s *stream, name string, data []byte) (File, error) {
+	if i := strings.LastIndexByte(name, '/'); i > 0 {
+		if err := x.mkdirAll(name[:i]); err != nil {
+			return File{}, err
+		}
+	}
+	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o640)
+	if err != nil {
+		return File{}, fmt.Errorf("create %s: %w", name, err)
+	}
+	x.created = append(x.created, name)
+	h := sha256.New()
+	ew := &errWriter{w: f}
+	var src io.Reader = s.tr
+	if data != nil {
+		src = bytes.NewReader(data)
+	}
+	n, err := io.CopyBuffer(io.MultiWriter(ew, h), src, x.buf)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		ew.err, err = cerr, cerr
+	}
+	if err != nil {
+		if ew.err != nil {
+			return File{}, fmt.Errorf("write %s: %w", name, ew.err)
+		}
+		return File{}, s.classify(err)
+	}
+	return File{Path: name, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}

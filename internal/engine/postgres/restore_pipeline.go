@@ -1,0 +1,309 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hubble/hubble-applianceapi/internal/engine"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// pipeline is steps 2 and 3a of a restore into the archive's own schema
+// name: req.Workers connections load the tables (largest first) and build
+// each table's indexes and key constraints as soon as its data is in, then
+// add the foreign keys. Whatever one worker finishes lets another start, so
+// every connection stays busy until the end, as with pg_restore -j.
+//
+// Each statement runs in its own transaction: a failure leaves what the
+// restore created so far, which the caller's undo drops (indexes and
+// constraints go with their tables).
+type pipeline struct {
+	e       *Engine
+	req     engine.RestoreRequest
+	script  *restoreScript
+	rec     *issues
+	target  string
+	total   int64
+	done    atomic.Int64
+	rows    atomic.Int64
+	loaded  atomic.Int64
+	dataEnd func(args ...any)
+
+	mu       sync.Mutex
+	wake     chan struct{} // closed and replaced when work becomes ready
+	loads    []engine.RestoreTable
+	ready    []*postJob            // runnable, largest cost last
+	waiting  map[string][]*postJob // table -> builds waiting for its load
+	fks      []*postJob
+	pending  int // loads and builds not finished
+	loading  int // loads not finished
+	fkPhase  bool
+	firstErr error
+	cancel   context.CancelCauseFunc
+}
+
+// task is one unit of a worker's work: a table to load or a post-data job.
+type task struct {
+	load *engine.RestoreTable
+	job  *postJob
+}
+
+// runPipeline loads the data and runs the build and foreign key jobs; it
+// returns the jobs left for the final transaction.
+func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *restoreScript, rec *issues) (tables int, rows int64, rest []*postJob, err error) {
+	p := &pipeline{e: e, req: req, script: s, rec: rec, target: targetOf(req), waiting: map[string][]*postJob{},
+		wake: make(chan struct{})}
+	size := map[string]int64{}
+	for _, t := range req.Tables {
+		p.loads = append(p.loads, t)
+		p.total += t.Bytes
+		size[t.Schema+"."+t.Name] = t.Bytes
+	}
+	sort.SliceStable(p.loads, func(i, j int) bool { return p.loads[i].Bytes > p.loads[j].Bytes })
+	p.loading = len(p.loads)
+	p.pending = len(p.loads)
+	for _, j := range splitPostData(s.postData) {
+		switch j.kind {
+		case jobBuild:
+			p.pending++
+			if b, ok := size[j.table]; ok {
+				j.cost = b
+				p.waiting[j.table] = append(p.waiting[j.table], j)
+			} else {
+				p.ready = append(p.ready, j) // no data file: a partitioned parent, a view, ...
+			}
+		case jobForeignKey:
+			p.fks = append(p.fks, j)
+		default:
+			rest = append(rest, j)
+		}
+	}
+	p.sortReady()
+	p.advance()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p.cancel = cancel
+	workers := max(1, req.Workers)
+	dataEnd := phase(ctx, "data")
+	p.dataEnd = dataEnd
+	buildEnd := phase(ctx, "data, indexes and keys")
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.worker(ctx)
+		}()
+	}
+	wg.Wait()
+	buildEnd("foreign_keys", len(p.fks))
+	if p.firstErr == nil && ctx.Err() != nil {
+		p.firstErr = context.Cause(ctx)
+	}
+	return int(p.loaded.Load()), p.rows.Load(), rest, p.firstErr
+}
+
+func (p *pipeline) sortReady() {
+	sort.SliceStable(p.ready, func(i, j int) bool { return p.ready[i].cost < p.ready[j].cost })
+}
+
+func (p *pipeline) fail(err error) {
+	p.mu.Lock()
+	if p.firstErr == nil {
+		p.firstErr = err
+		p.cancel(err)
+	}
+	p.mu.Unlock()
+}
+
+// next returns the next task, waiting while nothing is runnable but other
+// workers may still make something runnable; ok is false at the end.
+func (p *pipeline) next(ctx context.Context) (task, bool) {
+	for {
+		p.mu.Lock()
+		if ctx.Err() != nil {
+			p.mu.Unlock()
+			return task{}, false
+		}
+		switch {
+		case len(p.ready) > 0:
+			j := p.ready[len(p.ready)-1]
+			p.ready = p.ready[:len(p.ready)-1]
+			p.mu.Unlock()
+			return task{job: j}, true
+		case len(p.loads) > 0:
+			t := p.loads[0]
+			p.loads = p.loads[1:]
+			p.mu.Unlock()
+			return task{load: &t}, true
+		case p.pending == 0 && p.fkPhase:
+			p.mu.Unlock()
+			return task{}, false
+		}
+		wake := p.wake
+		p.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return task{}, false
+		}
+	}
+}
+
+// finished records the end of a task (successful or not, with
+// ContinueOnError) and makes what it unblocks runnable.
+func (p *pipeline) finished(t task) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.load != nil {
+		key := t.load.Schema + "." + t.load.Name
+		p.ready = append(p.ready, p.waiting[key]...)
+		delete(p.waiting, key)
+		p.sortReady()
+		p.loading--
+		if p.loading == 0 {
+			p.dataEnd("tables", p.loaded.Load(), "rows", p.rows.Load())
+		}
+	}
+	p.pending--
+	p.advance()
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// advance starts the foreign keys once every load and build is done
+// (p.mu held, or before the workers start).
+func (p *pipeline) advance() {
+	if p.pending == 0 && !p.fkPhase {
+		p.fkPhase = true
+		p.ready = append(p.ready, p.fks...)
+		p.pending = len(p.fks)
+	}
+}
+
+func (p *pipeline) worker(ctx context.Context) {
+	conn, err := p.connect(ctx)
+	if err != nil {
+		p.fail(err)
+		return
+	}
+	defer func() { closeConn(conn) }()
+	prepared := false
+	for {
+		t, ok := p.next(ctx)
+		if !ok {
+			return
+		}
+		if t.load != nil {
+			err = p.load(ctx, conn, *t.load)
+		} else {
+			if !prepared {
+				if err := runPreamble(ctx, &executor{conn: conn}, p.script.postData); err != nil {
+					p.fail(err)
+					return
+				}
+				prepared = true
+			}
+			err = p.run(ctx, conn, t.job)
+		}
+		if err != nil {
+			p.fail(err)
+			return
+		}
+		if conn.IsClosed() { // possible only with ContinueOnError
+			if conn, err = p.connect(ctx); err != nil {
+				p.fail(err)
+				return
+			}
+			prepared = false
+		}
+		p.finished(t)
+	}
+}
+
+// connect opens a worker's session. synchronous_commit is off: a crash
+// before the end is a failed restore anyway, and the final transaction's
+// synchronous commit flushes the WAL of all of these.
+func (p *pipeline) connect(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := p.e.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.PgConn().Exec(ctx, "SET synchronous_commit = off").ReadAll(); err != nil {
+		closeConn(conn)
+		return nil, failure(ctx, "session settings", "SET synchronous_commit = off", err)
+	}
+	return conn, nil
+}
+
+// load copies one table; with ContinueOnError a failure is recorded.
+func (p *pipeline) load(ctx context.Context, conn *pgx.Conn, t engine.RestoreTable) error {
+	progress := func(n int64) {
+		d := p.done.Add(n)
+		if p.req.Progress != nil {
+			p.req.Progress(d, p.total)
+		}
+	}
+	n, err := copyIn(ctx, conn, p.target, t, p.script.columns[t.File], filepath.Join(p.req.Dir, t.File), progress)
+	object := "TABLE " + p.target + "." + t.Name
+	statement := "COPY " + quoteIdent(p.target, t.Name) + " FROM " + t.File
+	var issue engine.RestoreIssue
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		issue = issueOf(object, statement, err)
+	case n != t.Rows:
+		issue = engine.RestoreIssue{Object: object, Statement: statement,
+			Reason: fmt.Sprintf("row count mismatch: %d rows loaded, the manifest says %d", n, t.Rows)}
+	default:
+		p.rows.Add(n)
+		p.loaded.Add(1)
+		return nil
+	}
+	if !p.req.ContinueOnError {
+		return &engine.RestoreError{Issue: issue}
+	}
+	p.rec.add(issue)
+	return nil
+}
+
+// run executes one job's statements, each in its own transaction. A
+// deadlock (two foreign keys locking the same pair of tables in opposite
+// order) is retried: the statement that lost was rolled back.
+func (p *pipeline) run(ctx context.Context, conn *pgx.Conn, j *postJob) error {
+	for _, st := range j.stmts {
+		var err error
+		for attempt := 0; ; attempt++ {
+			_, err = conn.PgConn().Exec(ctx, st.SQL).ReadAll()
+			var pe *pgconn.PgError
+			if err == nil || attempt == 5 || !errors.As(err, &pe) || pe.Code != "40P01" {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !p.req.ContinueOnError {
+			return &engine.RestoreError{Issue: issueOf(st.Entry.String(), st.SQL, err)}
+		}
+		p.rec.add(issueOf(st.Entry.String(), st.SQL, err))
+	}
+	return nil
+}
