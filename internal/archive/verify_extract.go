@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -134,7 +136,9 @@ func (v *verifier) extract(s *stream, x *extractor) (complete bool, err error) {
 }
 
 // write creates name and copies the current entry (or data, when not nil)
-// into it, returning its size and sha256.
+// into it, returning its size and sha256. Hashing and writing run in a
+// second goroutine, overlapping the decompression (the pass is CPU-bound);
+// memory stays at a few fixed buffers.
 func (x *extractor) write(s *stream, name string, data []byte) (File, error) {
 	if i := strings.LastIndexByte(name, '/'); i > 0 {
 		if err := x.mkdirAll(name[:i]); err != nil {
@@ -146,21 +150,77 @@ func (x *extractor) write(s *stream, name string, data []byte) (File, error) {
 		return File{}, fmt.Errorf("create %s: %w", name, err)
 	}
 	x.created = append(x.created, name)
-	h := sha256.New()
-	ew := &errWriter{w: f}
 	var src io.Reader = s.tr
 	if data != nil {
 		src = bytes.NewReader(data)
 	}
-	n, err := io.CopyBuffer(io.MultiWriter(ew, h), src, x.buf)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		ew.err, err = cerr, cerr
+	h := sha256.New()
+	n, rerr, werr := copyAsync(f, h, src)
+	if cerr := f.Close(); werr == nil && cerr != nil {
+		werr = cerr
 	}
-	if err != nil {
-		if ew.err != nil {
-			return File{}, fmt.Errorf("write %s: %w", name, ew.err)
-		}
-		return File{}, s.classify(err)
+	switch {
+	case werr != nil:
+		return File{}, fmt.Errorf("write %s: %w", name, werr)
+	case rerr != nil:
+		return File{}, s.classify(rerr)
 	}
 	return File{Path: name, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+const (
+	asyncChunk  = 256 << 10
+	asyncChunks = 4
+)
+
+// copyAsync copies src to w and h: this goroutine reads, another hashes
+// and writes. It returns the bytes read, the read error (not io.EOF) and
+// the write error; after a write error it stops reading.
+func copyAsync(w io.Writer, h hash.Hash, src io.Reader) (n int64, rerr, werr error) {
+	free := make(chan []byte, asyncChunks)
+	for range asyncChunks {
+		free <- make([]byte, asyncChunk)
+	}
+	full := make(chan []byte, asyncChunks)
+	done := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var err error
+		for b := range full {
+			if err == nil {
+				h.Write(b)
+				if _, err = w.Write(b); err != nil {
+					failed.Store(true)
+				}
+			}
+			free <- b[:cap(b)]
+		}
+		done <- err
+	}()
+	for !failed.Load() {
+		b := <-free
+		k := 0
+		var err error
+		for k < len(b) && err == nil {
+			var m int
+			m, err = src.Read(b[k:])
+			k += m
+		}
+		if k > 0 {
+			n += int64(k)
+			full <- b[:k]
+		} else {
+			free <- b
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	close(full)
+	werr = <-done
+	return n, rerr, werr
 }

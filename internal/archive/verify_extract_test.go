@@ -4,7 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,4 +98,44 @@ func TestVerifyExtract_target(t *testing.T) {
 		t.Errorf("VerifyExtract with a canceled context: %v, want context.Canceled", err)
 	}
 	assertEmpty(t, empty)
+}
+
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n -= len(p); f.n < 0 {
+		return 0, errors.New("no space left on device")
+	}
+	return len(p), nil
+}
+
+func TestCopyAsync(t *testing.T) {
+	src := bytes.Repeat([]byte("0123456789abcdef"), 100_000) // 1.6 MB, several chunks
+	tests := []struct {
+		name     string
+		w        io.Writer
+		wantErr  bool
+		wantRead bool // the whole source read
+	}{
+		{"copies and hashes", io.Discard, false, true},
+		{"stops reading after a write error", &failAfter{n: 300 << 10}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := sha256.New()
+			n, rerr, werr := copyAsync(tt.w, h, bytes.NewReader(src))
+			if rerr != nil {
+				t.Fatalf("read error %v", rerr)
+			}
+			if (werr != nil) != tt.wantErr {
+				t.Fatalf("write error %v, want error %v", werr, tt.wantErr)
+			}
+			if (n == int64(len(src))) != tt.wantRead {
+				t.Errorf("read %d of %d bytes", n, len(src))
+			}
+			if !tt.wantErr && hex.EncodeToString(h.Sum(nil)) != sha(src) {
+				t.Error("sha256 differs")
+			}
+		})
+	}
 }
