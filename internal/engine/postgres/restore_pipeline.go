@@ -196,7 +196,6 @@ func (p *pipeline) worker(ctx context.Context) {
 		return
 	}
 	defer func() { closeConn(conn) }()
-	prepared := false
 	for {
 		t, ok := p.next(ctx)
 		if !ok {
@@ -205,13 +204,6 @@ func (p *pipeline) worker(ctx context.Context) {
 		if t.load != nil {
 			err = p.load(ctx, conn, *t.load)
 		} else {
-			if !prepared {
-				if err := runPreamble(ctx, &executor{conn: conn}, p.script.postData); err != nil {
-					p.fail(err)
-					return
-				}
-				prepared = true
-			}
 			err = p.run(ctx, conn, t.job)
 		}
 		if err != nil {
@@ -223,23 +215,28 @@ func (p *pipeline) worker(ctx context.Context) {
 				p.fail(err)
 				return
 			}
-			prepared = false
 		}
 		p.finished(t)
 	}
 }
 
-// connect opens a worker's session. synchronous_commit is off: a crash
-// before the end is a failed restore anyway, and the final transaction's
-// synchronous commit flushes the WAL of all of these.
+// connect opens a worker's session with pg_dump's session settings (as
+// pg_restore -j loads and builds with them). synchronous_commit is off: a
+// crash before the end is a failed restore anyway, and the final
+// transaction's synchronous commit flushes the WAL of all of these.
 func (p *pipeline) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := p.e.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.PgConn().Exec(ctx, "SET synchronous_commit = off").ReadAll(); err != nil {
+	x := &executor{conn: conn}
+	if err := runPreamble(ctx, x, p.script.postData); err != nil {
 		closeConn(conn)
-		return nil, failure(ctx, "session settings", "SET synchronous_commit = off", err)
+		return nil, err
+	}
+	if err := x.must(ctx, "session settings", "SET synchronous_commit = off"); err != nil {
+		closeConn(conn)
+		return nil, err
 	}
 	return conn, nil
 }
