@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"time"
 )
 
@@ -102,6 +103,8 @@ type RestoreRequest struct {
 	// Progress, if set, is called as table data is loaded (bytes of data
 	// files read so far, out of the total), from several goroutines.
 	Progress func(done, total int64)
+	// Log receives the duration of each phase; nil discards.
+	Log *slog.Logger
 }
 
 // RestoreConflict is a table of the archive that already exists in the target.

@@ -16,7 +16,6 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/archive"
 	"github.com/hubble/hubble-applianceapi/internal/engine"
-	"github.com/hubble/hubble-applianceapi/internal/engine/postgres"
 	"github.com/hubble/hubble-applianceapi/internal/msg"
 	"github.com/hubble/hubble-applianceapi/internal/replication"
 )
@@ -279,9 +278,9 @@ func (r *Restorer) databaseStep(ctx context.Context, o Options, m *archive.Manif
 		printPlan(r.Out, o, m, plan)
 		return nil
 	}
-	req.Progress = r.Progress
+	req.Progress, req.Log = r.Progress, log
 	start := time.Now()
-	dbRes, err := r.Engine.Restore(postgres.WithLogger(ctx, log), req)
+	dbRes, err := r.Engine.Restore(ctx, req)
 	res.Database, res.Plan = dbRes, dbRes.Plan
 	var stop *engine.RestoreError
 	if errors.As(err, &stop) {

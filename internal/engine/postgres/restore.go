@@ -32,6 +32,7 @@ import (
 // the restore created it), so a retry starts clean. A blocking conflict
 // stops the restore before step 1.
 func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res engine.RestoreResult, err error) {
+	ctx = withLogger(ctx, req.Log)
 	conn, err := e.connect(ctx)
 	if err != nil {
 		return res, err

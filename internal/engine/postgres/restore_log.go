@@ -6,14 +6,13 @@ import (
 	"time"
 )
 
-// logKey carries the restore's logger in its context: the engine's API
-// (engine.RestoreRequest) has no logger, and the phase timings belong in
-// the job's log.
+// logKey carries RestoreRequest.Log through the restore's helpers, which
+// take a context but not the request.
 type logKey struct{}
 
-// WithLogger returns ctx carrying l, which Restore uses to log the
-// duration of each phase at INFO.
-func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+// withLogger returns ctx carrying l, which phase uses to log the duration
+// of each restore phase at INFO.
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
 	return context.WithValue(ctx, logKey{}, l)
 }
 
