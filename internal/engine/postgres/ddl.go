@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/hubble/hubble-applianceapi/internal/engine"
@@ -23,6 +24,7 @@ func (e *Engine) dumpSchema(ctx context.Context, tools toolSet, snapshotID, sche
 		"--schema-only",
 		"--format=custom",
 		"--no-password", // the password, if any, is in PGPASSWORD: never prompt
+		fmt.Sprintf("--lock-wait-timeout=%dms", e.cfg.LockTimeout.Milliseconds()),
 		// -n takes a pattern: the quotes make the name literal.
 		"--schema=" + `"` + strings.ReplaceAll(schema, `"`, `""`) + `"`,
 	}

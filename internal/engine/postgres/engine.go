@@ -34,7 +34,16 @@ type Config struct {
 	BinDir string
 	// AppName is the application_name of our sessions; "" = DefaultAppName.
 	AppName string
+	// LockTimeout bounds how long a backup waits for the locks on the
+	// schema's tables (its own, and pg_dump's) when another session holds
+	// or awaits a conflicting one, e.g. an ALTER TABLE; 0 = DefaultLockTimeout.
+	LockTimeout time.Duration
 }
+
+// DefaultLockTimeout is Config.LockTimeout's default. Without a bound, a
+// DDL statement queued between our lock and pg_dump's would hang the backup
+// for ever: pg_dump waits behind the DDL, the DDL waits for our snapshot.
+const DefaultLockTimeout = 2 * time.Minute
 
 // Engine is the PostgreSQL implementation of engine.Engine.
 type Engine struct {
@@ -52,6 +61,9 @@ var _ engine.Engine = (*Engine)(nil)
 func New(cfg Config) (*Engine, error) {
 	if cfg.AppName == "" {
 		cfg.AppName = DefaultAppName
+	}
+	if cfg.LockTimeout <= 0 {
+		cfg.LockTimeout = DefaultLockTimeout
 	}
 	redacted := RedactDSN(cfg.DSN)
 	connCfg, err := pgx.ParseConfig(cfg.DSN)

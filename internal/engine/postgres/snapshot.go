@@ -11,6 +11,7 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/engine"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Snapshot is one consistent read view of a schema: a coordinating
@@ -124,6 +125,10 @@ func (s *Snapshot) lock(ctx context.Context, schema string) error {
 	if err != nil {
 		return err
 	}
+	timeout := fmt.Sprintf("SET LOCAL lock_timeout = %d", s.eng.cfg.LockTimeout.Milliseconds())
+	if _, err := s.coordTx.Exec(ctx, timeout); err != nil {
+		return fmt.Errorf("set lock timeout: %w", err)
+	}
 	const batch = 500
 	for len(names) > 0 {
 		n := min(batch, len(names))
@@ -132,6 +137,10 @@ func (s *Snapshot) lock(ctx context.Context, schema string) error {
 			quoted[i] = "ONLY " + quoteIdent(schema, name)
 		}
 		if _, err := s.coordTx.Exec(ctx, "LOCK TABLE "+strings.Join(quoted, ", ")+" IN ACCESS SHARE MODE"); err != nil {
+			if isLockTimeout(err) {
+				return fmt.Errorf("lock tables of schema %q: another session held a conflicting lock (DDL such as ALTER TABLE?) for more than %s: %w",
+					schema, s.eng.cfg.LockTimeout, err)
+			}
 			return fmt.Errorf("lock tables of schema %q: %w", schema, err)
 		}
 		names = names[n:]
@@ -274,4 +283,10 @@ func (s *Snapshot) Close() error {
 	}
 	closeConn(s.coord)
 	return err
+}
+
+// isLockTimeout reports PostgreSQL's lock_not_available (lock_timeout).
+func isLockTimeout(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
 }

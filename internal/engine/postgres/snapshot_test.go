@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,5 +273,39 @@ func TestEngine_SnapshotCanceled(t *testing.T) {
 	if _, err := e.Snapshot(ctx, "missing", 2); !errors.Is(err, engine.ErrSchemaNotFound) {
 		t.Fatalf("Snapshot() of a missing schema error = %v, want ErrSchemaNotFound", err)
 	}
+	waitNoBackends(ctx, t, dsn, app)
+}
+
+// A session holding a conflicting lock (an ALTER TABLE in progress) makes
+// the snapshot fail after LockTimeout with a reason, instead of hanging.
+func TestEngine_SnapshotLockTimeout(t *testing.T) {
+	ctx := testCtx(t)
+	dsn := pgtest.NewDB(t)
+	if err := pgtest.Exec(ctx, dsn, "CREATE SCHEMA hubble; CREATE TABLE hubble.t (a int)"); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE hubble.t IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	app := uniqueApp(t)
+	e := newEngine(t, Config{DSN: dsn, AppName: app, LockTimeout: time.Second})
+	start := time.Now()
+	_, err = e.Snapshot(ctx, "hubble", 2)
+	if err == nil || !strings.Contains(err.Error(), "conflicting lock") {
+		t.Fatalf("Snapshot() error = %v, want the lock timeout", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Snapshot() took %s with a 1 s lock timeout", d)
+	}
+	tx.Rollback(ctx)
 	waitNoBackends(ctx, t, dsn, app)
 }
