@@ -144,3 +144,5 @@ func (f fakeFS) Stat(path string) (fs.FileInfo, error) { return f.OSFS.Stat(path
 func pgxConnect(dsn string) (*pgx.Conn, error) { return pgx.Connect(context.Background(), dsn) }
 
 func localTarget(dir string) *local.Target { return local.New(dir) }
+
+func sleepBriefly() { time.Sleep(10 * time.Millisecond) }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/archive"
 	"github.com/hubble/hubble-applianceapi/internal/engine"
+	"github.com/hubble/hubble-applianceapi/internal/flock"
 	"github.com/hubble/hubble-applianceapi/internal/msg"
 	"github.com/hubble/hubble-applianceapi/internal/replication"
 	"github.com/hubble/hubble-applianceapi/internal/storage"
@@ -24,6 +25,10 @@ import (
 // stagePrefix starts every staging folder in temp_dir; the job id follows,
 // so a restarted service can find a dead job's leftovers.
 const stagePrefix = "hubble-backup-"
+
+// ownerFile in a staging folder carries the running backup's flock: a
+// folder whose lock nobody holds was left by a dead process.
+const ownerFile = ".owner"
 
 // Options are the pipeline's settings (from the config file).
 type Options struct {
@@ -89,6 +94,29 @@ func (p *Pipeline) Cleanup(ctx context.Context, id string) error {
 	return errors.Join(errs...)
 }
 
+// sweepOrphans removes what backups of dead processes left in temp_dir and
+// the target: a foreground backup killed with -9 has no job store that
+// would clean up after it, and its partial archive can be large. Work in
+// progress (its lock is held) is never touched.
+func (p *Pipeline) sweepOrphans(ctx context.Context, log *slog.Logger) {
+	dirs, _ := filepath.Glob(filepath.Join(p.Opts.TempDir, stagePrefix+"*"))
+	for _, d := range dirs {
+		// A folder without its mark yet may be a backup starting this instant.
+		if gone, err := flock.Abandoned(filepath.Join(d, ownerFile)); err == nil && gone {
+			if err := os.RemoveAll(d); err == nil {
+				log.Info("removed staging folder of a dead backup", "folder", d)
+			}
+		}
+	}
+	removed, err := p.Target.RemoveOrphans(ctx)
+	for _, name := range removed {
+		log.Info("removed partial archive of a dead backup", "file", name)
+	}
+	if err != nil {
+		log.Warn("remove partial archives of dead backups", "error", err)
+	}
+}
+
 // Run performs one backup for job id. On any error or cancellation nothing
 // is left in temp_dir or the target and every connection is closed.
 func (p *Pipeline) Run(ctx context.Context, id string, report func(Progress)) (Result, error) {
@@ -121,11 +149,20 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 		return res, p.CheckError(err, info.Database)
 	}
 
+	p.sweepOrphans(ctx, log)
 	stage, err := os.MkdirTemp(p.Opts.TempDir, stagePrefix+id+"-")
 	if err != nil {
 		return res, fmt.Errorf("create staging folder in %s: %w", p.Opts.TempDir, err)
 	}
 	defer os.RemoveAll(stage)
+	owner, err := os.Create(filepath.Join(stage, ownerFile))
+	if err == nil {
+		err = flock.Hold(owner)
+	}
+	if err != nil {
+		return res, fmt.Errorf("mark staging folder %s: %w", stage, err)
+	}
+	defer owner.Close()
 
 	var replFile string
 	if p.Opts.Replication != nil {

@@ -34,6 +34,10 @@ type Target interface {
 	Remove(ctx context.Context, name string) error
 	// RemovePartials deletes unpublished objects of tag ("" = every tag).
 	RemovePartials(ctx context.Context, tag string) error
+	// RemoveOrphans deletes unpublished objects whose writer is gone (a
+	// process killed mid-write, which no job store remembers), never one
+	// still being written, by this process or another.
+	RemoveOrphans(ctx context.Context) ([]string, error)
 }
 
 // Object is an archive being written.

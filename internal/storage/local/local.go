@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hubble/hubble-applianceapi/internal/flock"
 	"github.com/hubble/hubble-applianceapi/internal/storage"
 )
 
@@ -55,6 +56,14 @@ func (t *Target) Create(ctx context.Context, tag string) (storage.Object, error)
 	f, err := os.CreateTemp(t.dir, partialPrefix+sanitize(tag)+"-*")
 	if err != nil {
 		return nil, fmt.Errorf("create temporary archive in %s: %w", t.dir, err)
+	}
+	// Held until the file is closed, and released by the kernel when the
+	// process dies (kill -9 included): RemoveOrphans tells live from dead
+	// writers by it.
+	if err := flock.Hold(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("lock temporary archive %s: %w", f.Name(), err)
 	}
 	return &object{t: t, f: f}, nil
 }
@@ -130,6 +139,28 @@ func (t *Target) RemovePartials(_ context.Context, tag string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RemoveOrphans deletes the partial files no live writer holds locked.
+func (t *Target) RemoveOrphans(_ context.Context) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(t.dir, partialPrefix+"*"))
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, m := range matches {
+		orphan, err := flock.Abandoned(m)
+		if err != nil || !orphan {
+			continue // vanished meanwhile, or still being written
+		}
+		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, filepath.Base(m))
+	}
+	return removed, errors.Join(errs...)
 }
 
 type object struct {
