@@ -156,13 +156,13 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	}
 	defer os.RemoveAll(stage)
 	owner, err := os.Create(filepath.Join(stage, ownerFile))
-	if err == nil {
-		err = flock.Hold(owner)
-	}
 	if err != nil {
 		return res, fmt.Errorf("mark staging folder %s: %w", stage, err)
 	}
 	defer owner.Close()
+	if err := flock.Hold(owner); err != nil {
+		return res, fmt.Errorf("mark staging folder %s: %w", stage, err)
+	}
 
 	var replFile string
 	if p.Opts.Replication != nil {
