@@ -26,7 +26,7 @@ func TestPipeline_Run_RemovesLeftoversOfDeadBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadPartial := filepath.Join(f.backupDir, ".partial-deadbeefdeadbeefdeadbeefdeadbeef-1")
-	for _, p := range []string{filepath.Join(deadStage, ".owner"), deadPartial} {
+	for _, p := range []string{deadStage + ".owner", deadPartial} {
 		if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -47,18 +47,16 @@ func TestPipeline_Run_RemovesLeftoversOfDeadBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Abort()
-	liveStage := filepath.Join(f.tempDir, "hubble-backup-livejob-1")
-	os.Mkdir(liveStage, 0o700)
-	owner, _ := os.Create(filepath.Join(liveStage, ".owner"))
-	if err := flock.Hold(owner); err != nil {
+	liveStage, release, err := flock.MkdirTemp(f.tempDir, "hubble-backup-livejob-")
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer owner.Close()
+	defer release()
 
 	if _, err := f.p.Run(context.Background(), "0123456789abcdef0123456789abcdef", nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{deadStage, deadPartial} {
+	for _, p := range []string{deadStage, deadStage + ".owner", deadPartial} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("leftover of a dead backup still there: %s", p)
 		}

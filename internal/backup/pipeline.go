@@ -26,10 +26,6 @@ import (
 // so a restarted service can find a dead job's leftovers.
 const stagePrefix = "hubble-backup-"
 
-// ownerFile in a staging folder carries the running backup's flock: a
-// folder whose lock nobody holds was left by a dead process.
-const ownerFile = ".owner"
-
 // Options are the pipeline's settings (from the config file).
 type Options struct {
 	BackupDir   string // where Target publishes; checked by pre-flight
@@ -99,14 +95,12 @@ func (p *Pipeline) Cleanup(ctx context.Context, id string) error {
 // would clean up after it, and its partial archive can be large. Work in
 // progress (its lock is held) is never touched.
 func (p *Pipeline) sweepOrphans(ctx context.Context, log *slog.Logger) {
-	dirs, _ := filepath.Glob(filepath.Join(p.Opts.TempDir, stagePrefix+"*"))
+	dirs, err := flock.RemoveAbandoned(p.Opts.TempDir, stagePrefix)
 	for _, d := range dirs {
-		// A folder without its mark yet may be a backup starting this instant.
-		if gone, err := flock.Abandoned(filepath.Join(d, ownerFile)); err == nil && gone {
-			if err := os.RemoveAll(d); err == nil {
-				log.Info("removed staging folder of a dead backup", "folder", d)
-			}
-		}
+		log.Info("removed staging folder of a dead backup", "folder", d)
+	}
+	if err != nil {
+		log.Warn("remove staging folders of dead backups", "error", err)
 	}
 	removed, err := p.Target.RemoveOrphans(ctx)
 	for _, name := range removed {
@@ -150,19 +144,11 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	}
 
 	p.sweepOrphans(ctx, log)
-	stage, err := os.MkdirTemp(p.Opts.TempDir, stagePrefix+id+"-")
+	stage, release, err := flock.MkdirTemp(p.Opts.TempDir, stagePrefix+id+"-")
 	if err != nil {
 		return res, fmt.Errorf("create staging folder in %s: %w", p.Opts.TempDir, err)
 	}
-	defer os.RemoveAll(stage)
-	owner, err := os.Create(filepath.Join(stage, ownerFile))
-	if err != nil {
-		return res, fmt.Errorf("mark staging folder %s: %w", stage, err)
-	}
-	defer owner.Close()
-	if err := flock.Hold(owner); err != nil {
-		return res, fmt.Errorf("mark staging folder %s: %w", stage, err)
-	}
+	defer release()
 
 	var replFile string
 	if p.Opts.Replication != nil {

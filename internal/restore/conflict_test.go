@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -224,5 +225,23 @@ func TestRestorer_Run_DryRun(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, stateOf(t, dst, "hubble")); diff != "" {
 		t.Errorf("dry run changed the target (-before +after):\n%s", diff)
+	}
+}
+
+// A restore killed with -9 left its staging folder (its mark unlocked); the
+// next restore removes it.
+func TestRestorer_Run_RemovesStagingOfDeadRestore(t *testing.T) {
+	_, arch := hubbleArchive(t)
+	f := newFixture(t, erpDB(t), arch)
+	dead := filepath.Join(f.tempDir, "hubble-restore-dead")
+	if err := os.MkdirAll(filepath.Join(dead, "DatabaseBackup"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dead+".owner", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.opts.DryRun = true
+	if _, err := f.run(t); err != nil { // run also checks temp_dir is empty afterwards
+		t.Fatalf("Run() error = %v", err)
 	}
 }

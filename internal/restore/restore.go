@@ -16,6 +16,7 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/archive"
 	"github.com/hubble/hubble-applianceapi/internal/engine"
+	"github.com/hubble/hubble-applianceapi/internal/flock"
 	"github.com/hubble/hubble-applianceapi/internal/msg"
 	"github.com/hubble/hubble-applianceapi/internal/replication"
 )
@@ -101,11 +102,18 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 	if fi, err := os.Stat(o.TempDir); err != nil || !fi.IsDir() {
 		return nil, msg.NoDirectory(o.TempDir)
 	}
-	stage, err := os.MkdirTemp(o.TempDir, stagePrefix)
+	// A restore killed with -9 leaves its staging folder: the next one
+	// removes it (folders of restores still running are never touched).
+	if dirs, err := flock.RemoveAbandoned(o.TempDir, stagePrefix); err == nil {
+		for _, d := range dirs {
+			r.Log.Info("removed staging folder of a dead restore", "folder", d)
+		}
+	}
+	stage, release, err := flock.MkdirTemp(o.TempDir, stagePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create staging folder in %s: %w", o.TempDir, err)
 	}
-	defer os.RemoveAll(stage)
+	defer release()
 	start := time.Now()
 	m, err := r.verifyExtract(ctx, o, stage)
 	if err != nil {
