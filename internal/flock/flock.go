@@ -12,9 +12,15 @@ import (
 )
 
 // Hold takes the exclusive lock on f without waiting; it lasts until f is
-// closed.
+// closed. A filesystem without lock support (an NFS mount with nolock on
+// some kernels) is no error: the work goes on unmarked, and Abandoned then
+// fails on it, so a sweeper keeps it rather than removing live work.
 func Hold(f *os.File) error {
-	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.ENOLCK) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
+		return nil
+	}
+	return err
 }
 
 // Abandoned reports whether nobody holds path's lock, i.e. its writer is
@@ -25,7 +31,7 @@ func Abandoned(path string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	switch err := Hold(f); {
+	switch err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); {
 	case err == nil:
 		return true, nil
 	case errors.Is(err, unix.EWOULDBLOCK):
