@@ -14,7 +14,7 @@ import (
 // standIn copies the repository's repctl stand-in to a directory every OS
 // user can reach (the checkout may not be), once per test.
 func standIn(t *testing.T) string {
-	if p, ok := standInPath[t.Name()]; ok {
+	if p, ok := standInPath[t]; ok {
 		return p
 	}
 	b, err := os.ReadFile("../../testdata/repctl")
@@ -25,11 +25,11 @@ func standIn(t *testing.T) string {
 	if err := os.WriteFile(p, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	standInPath[t.Name()] = p
+	standInPath[t] = p
 	return p
 }
 
-var standInPath = map[string]string{}
+var standInPath = map[*testing.T]string{}
 
 // openDir makes a directory any OS user can enter and write, as the
 // replication user must when we run as root.
