@@ -117,6 +117,13 @@ func Verify(ctx context.Context, r io.Reader, lim Limits) (*Report, error) {
 		}
 		v.problem(err)
 	}
+	return v.conclude(complete)
+}
+
+// conclude parses the manifest that was read and, when every entry was
+// seen, compares the archive against it: the last step of Verify and
+// VerifyExtract alike.
+func (v *verifier) conclude(complete bool) (*Report, error) {
 	if v.hasMan && v.manifest != nil {
 		m, err := ParseManifest(v.manifest)
 		if err != nil {

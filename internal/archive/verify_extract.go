@@ -68,18 +68,7 @@ func VerifyExtract(ctx context.Context, r io.Reader, dir string, lim Limits) (re
 		v.problem(err)
 		return v.rep, v.result()
 	}
-	if v.hasMan && v.manifest != nil {
-		m, err := ParseManifest(v.manifest)
-		if err != nil {
-			v.problem(problemf(damaged, "%s: invalid: %v", ManifestName, err))
-		} else {
-			v.rep.Manifest = m
-		}
-	}
-	if complete {
-		v.compare()
-	}
-	return v.rep, v.result()
+	return v.conclude(complete)
 }
 
 // extract walks the entries, writing each file while hashing it; it stops
