@@ -21,11 +21,25 @@ func readLegacy(t testing.TB) []byte {
 }
 
 func TestVerify_legacyArchive(t *testing.T) {
-	rep, err := Verify(context.Background(), bytes.NewReader(readLegacy(t)), Limits{})
-	if err != nil {
-		t.Fatalf("Verify of a 0.1.0 archive: %v", err)
+	data := readLegacy(t)
+	for _, vf := range verifiers {
+		rep, err := vf.verify(context.Background(), data, Limits{})
+		if err != nil {
+			t.Fatalf("%s of a 0.1.0 archive: %v", vf.name, err)
+		}
+		if rep.Manifest == nil || len(rep.Manifest.Tables) != 11 || rep.Manifest.Schema != "rich" || rep.Indexed {
+			t.Fatalf("%s: report %+v", vf.name, rep)
+		}
 	}
-	if rep.Manifest == nil || len(rep.Manifest.Tables) != 11 || rep.Manifest.Schema != "rich" {
-		t.Fatalf("manifest = %+v", rep.Manifest)
+	dir := t.TempDir()
+	rep, err := VerifyExtract(context.Background(), bytes.NewReader(data), int64(len(data)), dir, Limits{})
+	if err != nil {
+		t.Fatalf("VerifyExtract of a 0.1.0 archive: %v", err)
+	}
+	got := readTree(t, dir)
+	for p, f := range rep.Manifest.Expected() {
+		if sha(got[p]) != f.SHA256 {
+			t.Errorf("%s: extracted content differs from the manifest's", p)
+		}
 	}
 }
