@@ -244,6 +244,9 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	if err != nil {
 		return res, err
 	}
+	if err := snap.Verify(ctx); err != nil {
+		return res, err
+	}
 	m.Tables = entries
 	// The snapshot's connections are no longer needed; release them before
 	// the (possibly slow, NFS) publish.
