@@ -98,6 +98,9 @@ func TestHandler_BadInput(t *testing.T) {
 		{"json null", reqSpec{method: "POST", target: "/api/Backup/Cancel", body: `{"id":null}`, contentType: "application/json"}, 400, "", MsgIDRequired},
 		{"json without id", reqSpec{method: "POST", target: "/api/Backup/Cancel", body: `{}`, contentType: "application/json"}, 400, "", MsgIDRequired},
 		{"short", reqSpec{method: "GET", target: "/api/Backup/Status?id=abc"}, 400, "abc", MsgIDFormat},
+		// url.Query drops a pair it cannot decode: the id was given, malformed.
+		{"bad escape", reqSpec{method: "GET", target: "/api/Backup/Status?id=%zz"}, 400, "%zz", MsgIDFormat},
+		{"bad escape, other case", reqSpec{method: "POST", target: "/api/Backup/Cancel?x=1&ID=ab%2"}, 400, "ab%2", MsgIDFormat},
 		{"33 hex", reqSpec{method: "GET", target: "/api/Backup/Status?id=" + knownID + "a"}, 400, knownID + "a", MsgIDFormat},
 		{"not hex", reqSpec{method: "GET", target: "/api/Backup/Status?id=" + strings.Repeat("z", 32)}, 400, strings.Repeat("z", 32), MsgIDFormat},
 		{"overlong cut to 64", reqSpec{method: "GET", target: "/api/Backup/Status?id=" + long}, 400, long[:64], MsgIDFormat},
