@@ -217,6 +217,7 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 		Database:      info.Database,
 		Schema:        info.Schema,
 		SnapshotTime:  info.SnapshotTime,
+		Job:           id,
 	}
 	if replFile != "" {
 		if err := aw.AddDir(archive.DirReplication); err != nil {
