@@ -27,19 +27,19 @@ import (
 )
 
 type options struct {
-	bin, dir    string
-	sets        []string // datasets compared with -j parallel
-	pairs       int
-	parallel    int
-	scaleSizes  []string // datasets of the size scaling rows
-	scaleJ      []int    // worker counts of the parallel scaling rows
-	scaleSet    string   // the dataset the parallel rows use
-	scalePairs  int
-	level       int // compression_level; 0 = the product's default
-	only        string
-	cleanup     bool
-	quietLoad   float64
-	quietWait   time.Duration
+	bin, dir   string
+	sets       []string // datasets compared with -j parallel
+	pairs      int
+	parallel   int
+	scaleSizes []string // datasets of the size scaling rows
+	scaleJ     []int    // worker counts of the parallel scaling rows
+	scaleSet   string   // the dataset the parallel rows use
+	scalePairs int
+	level      int // compression_level; 0 = the product's default
+	only       string
+	cleanup    bool
+	quietLoad  float64
+	quietWait  time.Duration
 }
 
 func main() {

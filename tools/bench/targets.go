@@ -8,10 +8,10 @@ import (
 // target is one of issue 11's goals, checked on every comparison at the
 // product's worker count.
 type target struct {
-	what     string
-	pass     float64 // the ratio (or MB) to stay at or under
-	aim      float64 // the better goal; 0 = none
-	value    func(c *comparison) (float64, bool)
+	what  string
+	pass  float64 // the ratio (or MB) to stay at or under
+	aim   float64 // the better goal; 0 = none
+	value func(c *comparison) (float64, bool)
 }
 
 var targets = []target{
