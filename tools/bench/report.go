@@ -93,10 +93,7 @@ func table(w io.Writer, title, ours, theirs string, a, b []sample, gb float64) {
 // scaling measures the cells of the scaling tables the comparisons did not
 // and prints them.
 func (b *bench) scaling(ctx context.Context) error {
-	type row struct {
-		set string
-		j   int
-	}
+	type row = cellKey
 	var rows []row
 	for _, s := range b.o.scaleSizes {
 		rows = append(rows, row{s, b.o.parallel})
@@ -119,7 +116,7 @@ func (b *bench) scaling(ctx context.Context) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "dataset\tMB\t-j\tpairs\tbackup\tpg_dump\tratio\ts/GB\trestore\tpg_restore\tratio\ts/GB\tload\t")
 	for _, r := range rows {
-		c := b.results[cellKey{r.set, r.j}]
+		c := b.results[r]
 		gb := float64(c.ds.dataBytes) / (1 << 30)
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t\n", r.set, c.ds.dataBytes>>20, r.j, c.pairs,
 			med(c.backupOurs), med(c.backupTheirs), medRatio(c.backupOurs, c.backupTheirs), perGB(c.backupOurs, gb),
