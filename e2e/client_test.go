@@ -186,6 +186,12 @@ type record struct {
 	Phase   string `json:"phase"`
 	Archive string `json:"archive"`
 	Bytes   int64  `json:"bytes"`
+	// Progress.Bytes is the table data copied.
+	Progress struct {
+		TablesDone  int   `json:"tables_done"`
+		TablesTotal int   `json:"tables_total"`
+		Bytes       int64 `json:"bytes"`
+	} `json:"progress"`
 }
 
 func (s *service) record(t testing.TB, id string) record {

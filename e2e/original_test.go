@@ -57,6 +57,10 @@ func TestOriginalCommands(t *testing.T) {
 	if fi.Size() != rec.Bytes || !strings.HasSuffix(rec.Archive, ".tar.gz") {
 		t.Errorf("archive %s: %d bytes, record says %d", rec.Archive, fi.Size(), rec.Bytes)
 	}
+	// Progress keeps what was copied once the job is over.
+	if p := rec.Progress; p.TablesDone != p.TablesTotal || p.TablesTotal == 0 || p.Bytes <= 0 {
+		t.Errorf("finished job's progress %+v, want every table done and the bytes copied", p)
+	}
 	if names := entries(t, e.backupDir); len(names) != 1 {
 		t.Errorf("backup_dir holds %v, want only the archive", names)
 	}

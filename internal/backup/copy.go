@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -14,22 +16,26 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/engine"
 )
 
-// staged is a table whose data file is complete in the staging folder.
+// staged is a table whose compressed data is complete in the staging folder.
 type staged struct {
 	i    int
 	path string
 	rows int64
+	part *archive.Part
 }
 
 // copyTables runs the table workers (largest tables first, as the snapshot
-// orders them) and, at the same time, appends each finished data file to the
-// archive and deletes it from staging: compression overlaps the copying,
-// and temp_dir holds at most the tables in flight.
+// orders them). Each worker compresses the rows it reads into gzip members
+// of its own (archive.Part), so the workers compress in parallel; at the
+// same time the finished tables' members are appended to the archive as
+// they are and deleted from staging, so temp_dir holds at most the
+// compressed tables in flight.
 func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables []engine.Table, names []string,
 	dataDir string, aw *archive.Writer, report func(Progress)) ([]archive.Table, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	todo := make(chan int)
 	done := make(chan staged, len(tables)) // never blocks a worker
+	prog := &progress{report: report, total: len(tables)}
 	g.Go(func() error {
 		defer close(todo)
 		for i := range tables {
@@ -45,7 +51,7 @@ func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables 
 	for range workers {
 		g.Go(func() error {
 			for i := range todo {
-				s, err := copyTable(gctx, snap, tables[i], filepath.Join(dataDir, names[i]))
+				s, err := copyTable(gctx, snap, tables[i], filepath.Join(dataDir, names[i]), p.Opts.Level, prog)
 				if err != nil {
 					return err
 				}
@@ -58,8 +64,7 @@ func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables 
 
 	entries := make([]archive.Table, len(tables))
 	g.Go(func() error {
-		var bytes int64
-		for n := range len(tables) {
+		for range len(tables) {
 			var s staged
 			select {
 			case s = <-done:
@@ -67,17 +72,15 @@ func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables 
 				return gctx.Err()
 			}
 			t := tables[s.i]
-			f, err := aw.AddFile(gctx, path.Join(archive.DirDatabase, names[s.i]), s.path)
+			f, err := appendPart(gctx, aw, path.Join(archive.DirDatabase, names[s.i]), s)
 			if err != nil {
 				return fmt.Errorf("archive table %s.%s: %w", t.Schema, t.Name, err)
 			}
-			os.Remove(s.path)
 			entries[s.i] = archive.Table{
 				Name: archive.QualifiedName(t.Schema, t.Name), Schema: t.Schema, Table: t.Name,
 				File: f.Path, Rows: s.rows, Bytes: f.Bytes, SHA256: f.SHA256,
 			}
-			bytes += f.Bytes
-			report(Progress{Phase: "data", TablesDone: n + 1, TablesTotal: len(tables), Bytes: bytes})
+			prog.tableDone()
 		}
 		return nil
 	})
@@ -87,16 +90,41 @@ func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables 
 	return entries, nil
 }
 
-func copyTable(ctx context.Context, snap engine.Snapshot, t engine.Table, file string) (staged, error) {
+// appendPart appends a staged table to the archive and removes its file.
+func appendPart(ctx context.Context, aw *archive.Writer, name string, s staged) (archive.File, error) {
+	defer os.Remove(s.path)
+	f, err := os.Open(s.path)
+	if err != nil {
+		return archive.File{}, err
+	}
+	defer f.Close()
+	return aw.AddPart(ctx, name, s.part, bufio.NewReaderSize(f, 1<<20))
+}
+
+// copyBuffer is what a worker collects of COPY's output (one message per
+// row) before it compresses it, and what it collects of the compressed
+// output before writing it to staging.
+const copyBuffer = 256 << 10
+
+func copyTable(ctx context.Context, snap engine.Snapshot, t engine.Table, file string, level int, prog *progress) (staged, error) {
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return staged{}, fmt.Errorf("create data file of %s.%s: %w", t.Schema, t.Name, err)
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
+	out := bufio.NewWriterSize(f, copyBuffer)
+	part, err := archive.NewPart(out, level)
+	if err != nil {
+		f.Close()
+		return staged{}, err
+	}
+	rowsIn := bufio.NewWriterSize(&counted{w: part, prog: prog}, copyBuffer)
 	// The engine's error names the table already.
-	rows, err := snap.CopyOut(ctx, t, bw)
-	if err == nil {
-		if err = bw.Flush(); err != nil {
+	rows, err := snap.CopyOut(ctx, t, rowsIn)
+	for _, step := range []func() error{rowsIn.Flush, part.Close, out.Flush} {
+		if err != nil {
+			break
+		}
+		if err = step(); err != nil {
 			err = fmt.Errorf("write data file of %s.%s: %w", t.Schema, t.Name, err)
 		}
 	}
@@ -106,5 +134,53 @@ func copyTable(ctx context.Context, snap engine.Snapshot, t engine.Table, file s
 	if err != nil {
 		return staged{}, err
 	}
-	return staged{path: file, rows: rows}, nil
+	return staged{path: file, rows: rows, part: part}, nil
+}
+
+// counted passes table data on and counts it as copied.
+type counted struct {
+	w    io.Writer
+	prog *progress
+}
+
+func (c *counted) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.prog.copied(int64(n))
+	return n, err
+}
+
+// progressStep is how much table data is copied between two reports: the
+// job store persists progress at most twice a second anyway.
+const progressStep = 8 << 20
+
+// progress reports the data phase: tables archived and bytes copied, as
+// they are copied (from several workers).
+type progress struct {
+	report   func(Progress)
+	total    int
+	mu       sync.Mutex
+	done     int
+	bytes    int64
+	reported int64
+}
+
+func (p *progress) copied(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bytes += n
+	if p.bytes-p.reported >= progressStep {
+		p.send()
+	}
+}
+
+func (p *progress) tableDone() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done++
+	p.send()
+}
+
+func (p *progress) send() {
+	p.reported = p.bytes
+	p.report(Progress{Phase: "data", TablesDone: p.done, TablesTotal: p.total, Bytes: p.bytes})
 }

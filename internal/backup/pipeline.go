@@ -247,7 +247,11 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	// the (possibly slow, NFS) publish.
 	snap.Close()
 
-	report(Progress{Phase: "publish", TablesDone: len(tables), TablesTotal: len(tables)})
+	var copied int64
+	for _, t := range entries {
+		copied += t.Bytes
+	}
+	report(Progress{Phase: "publish", TablesDone: len(tables), TablesTotal: len(tables), Bytes: copied})
 	m.CreatedTime = p.now().UTC()
 	if err := aw.Finish(ctx, m); err != nil {
 		return res, err
