@@ -11,7 +11,7 @@
 //
 //	member                        inflates to
 //	header of entry 1             the tar header blocks of entry 1 (PAX records included)
-//	content of entry 1, 1..k      the entry's content, memberBytes (8 MiB) per member at most
+//	content of entry 1, 1..k      the entry's content, memberBytes (4 MiB) per member at most
 //	header of entry 2             entry 1's padding to 512 bytes, then entry 2's header blocks
 //	...
 //	manifest                      the last entry's padding, manifest.json's header, content, padding
@@ -30,7 +30,7 @@
 // Each file's content is compressed on its own (Part), by whoever produces
 // it: the backup's table workers compress their tables in parallel, and the
 // writer appends the members as they are. Restarting the compressor every
-// 8 MiB costs nothing measurable in size.
+// 4 MiB costs nothing measurable in size.
 //
 // Release 0.1.0 wrote format 1: one gzip member (pgzip), manifest.json last,
 // no index, no trailer. Such archives, and any archive recompressed by

@@ -1,12 +1,14 @@
 package archive
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -16,30 +18,68 @@ import (
 // rows into a Part over a staging file, in parallel with the other workers;
 // Writer.AddPart then appends the compressed bytes to the archive as they
 // are, so each table is compressed once, by the worker that read it.
-// A Part is not safe for concurrent use.
+//
+// Members are independent, so a Part compresses up to partInFlight of them
+// at once in goroutines of its own while the caller goes on writing: a
+// single large table (or the last one of a backup) keeps every core busy.
+// Memory stays at a few member buffers. A Part is not safe for concurrent
+// use; Close or Discard it.
 type Part struct {
 	dst     *countWriter
-	gz      *gzip.Writer
+	level   int
 	h       hash.Hash
-	n       int64 // content bytes written
-	cur     int64 // content bytes in the open member, -1 when none is open
-	start   int64 // dst offset at which the open member began
+	n       int64  // content bytes written
+	buf     []byte // the member being filled
+	pending []chan compressed
 	members []Member
 	closed  bool
 	err     error
 }
 
+// partInFlight is how many members of one Part are compressed at once.
+const partInFlight = 2
+
+// compressed is one member compressed by a goroutine of the Part.
+type compressed struct {
+	in  []byte
+	out *bytes.Buffer
+	err error
+}
+
 // NewPart returns a Part compressing at level (gzip levels, as NewWriter)
 // into dst.
 func NewPart(dst io.Writer, level int) (*Part, error) {
-	gz, err := gzip.NewWriterLevel(io.Discard, level)
+	gz, err := getCompressor(level)
 	if err != nil {
 		return nil, fmt.Errorf("new archive part: %w", err)
 	}
-	return &Part{dst: &countWriter{w: dst}, gz: gz, h: sha256.New(), cur: -1}, nil
+	putCompressor(level, gz)
+	return &Part{dst: &countWriter{w: dst}, level: level, h: sha256.New()}, nil
 }
 
-// Write compresses b. After an error the Part is unusable.
+// compressors keeps gzip writers by level for reuse: each holds hundreds
+// of KiB of match tables. inputs and outputs keep the members' buffers.
+var (
+	compressors [gzip.BestCompression - gzip.HuffmanOnly + 1]sync.Pool
+	inputs      = sync.Pool{New: func() any { return make([]byte, 0, memberBytes) }}
+	outputs     = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
+
+func getCompressor(level int) (*gzip.Writer, error) {
+	if level >= gzip.HuffmanOnly && level <= gzip.BestCompression {
+		if gz, ok := compressors[level-gzip.HuffmanOnly].Get().(*gzip.Writer); ok {
+			return gz, nil
+		}
+	}
+	return gzip.NewWriterLevel(io.Discard, level)
+}
+
+func putCompressor(level int, gz *gzip.Writer) {
+	gz.Reset(io.Discard)
+	compressors[level-gzip.HuffmanOnly].Put(gz)
+}
+
+// Write hashes b and compresses it. After an error the Part is unusable.
 func (p *Part) Write(b []byte) (int, error) {
 	if p.err != nil {
 		return 0, p.err
@@ -47,52 +87,104 @@ func (p *Part) Write(b []byte) (int, error) {
 	if p.closed {
 		return 0, errors.New("archive part: write after Close")
 	}
-	written := 0
-	for len(b) > 0 {
-		if p.cur < 0 {
-			p.gz.Reset(p.dst)
-			p.start, p.cur = p.dst.n, 0
+	p.h.Write(b)
+	p.n += int64(len(b))
+	for rest := b; len(rest) > 0; {
+		if p.buf == nil {
+			p.buf = inputs.Get().([]byte)[:0]
 		}
-		chunk := b[:min(int64(len(b)), memberBytes-p.cur)]
-		n, err := p.gz.Write(chunk)
-		p.h.Write(chunk[:n])
-		p.n += int64(n)
-		p.cur += int64(n)
-		written += n
-		if err != nil {
-			p.err = fmt.Errorf("archive part: %w", err)
-			return written, p.err
-		}
-		b = b[n:]
-		if p.cur == memberBytes {
-			if err := p.endMember(); err != nil {
-				return written, err
+		k := copy(p.buf[len(p.buf):memberBytes], rest)
+		p.buf, rest = p.buf[:len(p.buf)+k], rest[k:]
+		if len(p.buf) == memberBytes {
+			if err := p.submit(); err != nil {
+				return len(b) - len(rest), err
 			}
 		}
 	}
-	return written, nil
+	return len(b), nil
 }
 
-func (p *Part) endMember() error {
-	if err := p.gz.Close(); err != nil {
-		p.err = fmt.Errorf("archive part: %w", err)
+// submit hands the filled member to a goroutine, then writes out what is
+// done, waiting while partInFlight members are being compressed.
+func (p *Part) submit() error {
+	in, level := p.buf, p.level
+	p.buf = nil
+	ch := make(chan compressed, 1)
+	go func() {
+		out := outputs.Get().(*bytes.Buffer)
+		out.Reset()
+		gz, err := getCompressor(level)
+		if err == nil {
+			gz.Reset(out)
+			if _, err = gz.Write(in); err == nil {
+				err = gz.Close()
+			}
+			putCompressor(level, gz)
+		}
+		ch <- compressed{in: in, out: out, err: err}
+	}()
+	p.pending = append(p.pending, ch)
+	return p.drain(partInFlight)
+}
+
+// drain writes out compressed members in order, waiting until at most
+// keep are pending (and taking those already done).
+func (p *Part) drain(keep int) error {
+	for len(p.pending) > 0 {
+		var c compressed
+		if len(p.pending) > keep {
+			c = <-p.pending[0]
+		} else {
+			select {
+			case c = <-p.pending[0]:
+			default:
+				return nil
+			}
+		}
+		p.pending = p.pending[1:]
+		if p.err == nil {
+			start := p.dst.n
+			if c.err == nil {
+				_, c.err = p.dst.Write(c.out.Bytes())
+			}
+			if c.err != nil {
+				p.err = fmt.Errorf("archive part: %w", c.err)
+			}
+			p.members = append(p.members, Member{Compressed: p.dst.n - start, Bytes: int64(len(c.in))})
+		}
+		inputs.Put(c.in[:0])
+		outputs.Put(c.out)
+	}
+	return p.err
+}
+
+// Close compresses what is left and writes every member out. It does not
+// close the destination.
+func (p *Part) Close() error {
+	if p.closed {
 		return p.err
 	}
-	p.members = append(p.members, Member{Compressed: p.dst.n - p.start, Bytes: p.cur})
-	p.cur = -1
-	return nil
-}
-
-// Close ends the last member. It does not close the destination.
-func (p *Part) Close() error {
-	if p.err != nil || p.closed {
-		return p.err
+	if p.err == nil && len(p.buf) > 0 {
+		p.submit()
 	}
 	p.closed = true
-	if p.cur >= 0 {
-		return p.endMember()
+	if p.buf != nil {
+		inputs.Put(p.buf[:0])
+		p.buf = nil
 	}
-	return nil
+	return p.drain(0)
+}
+
+// Discard waits for the members being compressed and drops them, for a
+// Part whose content failed. After Close it does nothing.
+func (p *Part) Discard() {
+	if p.closed {
+		return
+	}
+	if p.err == nil {
+		p.err = errors.New("archive part: discarded")
+	}
+	p.Close()
 }
 
 // Bytes is the content size written so far.

@@ -106,33 +106,33 @@ func appendPart(ctx context.Context, aw *archive.Writer, name string, s staged) 
 // output before writing it to staging.
 const copyBuffer = 256 << 10
 
-func copyTable(ctx context.Context, snap engine.Snapshot, t engine.Table, file string, level int, prog *progress) (staged, error) {
+func copyTable(ctx context.Context, snap engine.Snapshot, t engine.Table, file string, level int, prog *progress) (_ staged, err error) {
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return staged{}, fmt.Errorf("create data file of %s.%s: %w", t.Schema, t.Name, err)
 	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("write data file of %s.%s: %w", t.Schema, t.Name, cerr)
+		}
+	}()
 	out := bufio.NewWriterSize(f, copyBuffer)
 	part, err := archive.NewPart(out, level)
 	if err != nil {
-		f.Close()
 		return staged{}, err
 	}
+	// Discard waits for the members still being compressed.
+	defer part.Discard()
 	rowsIn := bufio.NewWriterSize(&counted{w: part, prog: prog}, copyBuffer)
 	// The engine's error names the table already.
 	rows, err := snap.CopyOut(ctx, t, rowsIn)
-	for _, step := range []func() error{rowsIn.Flush, part.Close, out.Flush} {
-		if err != nil {
-			break
-		}
-		if err = step(); err != nil {
-			err = fmt.Errorf("write data file of %s.%s: %w", t.Schema, t.Name, err)
-		}
-	}
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("write data file of %s.%s: %w", t.Schema, t.Name, cerr)
-	}
 	if err != nil {
 		return staged{}, err
+	}
+	for _, step := range []func() error{rowsIn.Flush, part.Close, out.Flush} {
+		if err := step(); err != nil {
+			return staged{}, fmt.Errorf("write data file of %s.%s: %w", t.Schema, t.Name, err)
+		}
 	}
 	return staged{path: file, rows: rows, part: part}, nil
 }
