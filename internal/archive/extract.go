@@ -26,9 +26,10 @@ import (
 //     refused before anything is written; then the tar headers are checked
 //     and the files are inflated, hashed and written several at once, none
 //     past the size the index declares;
-//   - without one (release 0.1.0), the archive is first verified without
-//     writing (VerifyStream, bounded by lim and the free inodes), then
-//     extracted by Walk with the manifest now known.
+//   - without one (release 0.1.0), the archive is first read without
+//     writing (its structure, sizes, limits and the free inodes: what
+//     VerifyStream checks but the checksums), then extracted by Walk with
+//     the manifest now known, each file's checksum compared as it ends.
 //
 // An unsafe entry (absolute path, "..", link, device, fifo), a duplicate, a
 // damaged stream or a checksum mismatch stops it. Files are created 0640 and
@@ -103,7 +104,10 @@ func (x *extractor) twoPass(ctx context.Context, r io.ReaderAt, size int64, lim 
 	if byInodes {
 		pass.MaxEntries = int(free)
 	}
-	rep, err := VerifyStream(ctx, io.NewSectionReader(r, 0, size), pass)
+	// The first pass writes nothing and skips the checksums, which the
+	// second compares as it writes (never more than the manifest declares).
+	w := &walker{v: newVerifier(), collect: true, noHash: true}
+	rep, err := w.run(ctx, io.NewSectionReader(r, 0, size), pass)
 	if err != nil {
 		if byInodes && errors.Is(err, ErrTooLarge) && rep.Entries >= int(free) {
 			err = fmt.Errorf("%w (%s has %d free inodes)", err, x.dir, free)

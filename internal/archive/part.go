@@ -58,12 +58,40 @@ func NewPart(dst io.Writer, level int) (*Part, error) {
 }
 
 // compressors keeps gzip writers by level for reuse: each holds hundreds
-// of KiB of match tables. inputs and outputs keep the members' buffers.
+// of KiB of match tables.
+var compressors [gzip.BestCompression - gzip.HuffmanOnly + 1]sync.Pool
+
+// inputs and outputs keep the members' buffers: free lists rather than
+// sync.Pools, which the garbage collector empties, and allocating and
+// clearing 4 MiB per member would cost more than compressing small tables.
 var (
-	compressors [gzip.BestCompression - gzip.HuffmanOnly + 1]sync.Pool
-	inputs      = sync.Pool{New: func() any { return make([]byte, 0, memberBytes) }}
-	outputs     = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	inputs  = freeList[[]byte]{c: make(chan []byte, 8), new: func() []byte { return make([]byte, 0, memberBytes) }}
+	outputs = freeList[*bytes.Buffer]{c: make(chan *bytes.Buffer, 8), new: func() *bytes.Buffer {
+		return bytes.NewBuffer(make([]byte, 0, memberBytes/2))
+	}}
 )
+
+// freeList is a bounded list of reusable buffers.
+type freeList[T any] struct {
+	c   chan T
+	new func() T
+}
+
+func (f *freeList[T]) Get() T {
+	select {
+	case b := <-f.c:
+		return b
+	default:
+		return f.new()
+	}
+}
+
+func (f *freeList[T]) Put(b T) {
+	select {
+	case f.c <- b:
+	default:
+	}
+}
 
 func getCompressor(level int) (*gzip.Writer, error) {
 	if level >= gzip.HuffmanOnly && level <= gzip.BestCompression {
@@ -91,7 +119,7 @@ func (p *Part) Write(b []byte) (int, error) {
 	p.n += int64(len(b))
 	for rest := b; len(rest) > 0; {
 		if p.buf == nil {
-			p.buf = inputs.Get().([]byte)[:0]
+			p.buf = inputs.Get()[:0]
 		}
 		k := copy(p.buf[len(p.buf):memberBytes], rest)
 		p.buf, rest = p.buf[:len(p.buf)+k], rest[k:]
@@ -111,7 +139,7 @@ func (p *Part) submit() error {
 	p.buf = nil
 	ch := make(chan compressed, 1)
 	go func() {
-		out := outputs.Get().(*bytes.Buffer)
+		out := outputs.Get()
 		out.Reset()
 		gz, err := getCompressor(level)
 		if err == nil {

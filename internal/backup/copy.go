@@ -98,7 +98,7 @@ func appendPart(ctx context.Context, aw *archive.Writer, name string, s staged) 
 		return archive.File{}, err
 	}
 	defer f.Close()
-	return aw.AddPart(ctx, name, s.part, bufio.NewReaderSize(f, 1<<20))
+	return aw.AddPart(ctx, name, s.part, f)
 }
 
 // copyBuffer is what a worker collects of COPY's output (one message per
