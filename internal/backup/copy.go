@@ -50,8 +50,10 @@ func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables 
 	workers := max(1, min(p.Opts.Parallel, len(tables)))
 	for range workers {
 		g.Go(func() error {
+			// A worker's buffers serve all its tables.
+			bufs := &buffers{out: bufio.NewWriterSize(nil, copyBuffer), rows: bufio.NewWriterSize(nil, copyBuffer)}
 			for i := range todo {
-				s, err := copyTable(gctx, snap, tables[i], filepath.Join(dataDir, names[i]), p.Opts.Level, prog)
+				s, err := copyTable(gctx, snap, tables[i], filepath.Join(dataDir, names[i]), p.Opts.Level, prog, bufs)
 				if err != nil {
 					return err
 				}
@@ -101,12 +103,16 @@ func appendPart(ctx context.Context, aw *archive.Writer, name string, s staged) 
 	return aw.AddPart(ctx, name, s.part, f)
 }
 
-// copyBuffer is what a worker collects of COPY's output (one message per
-// row) before it compresses it, and what it collects of the compressed
-// output before writing it to staging.
+// copyBuffer is the size of a worker's buffers.
 const copyBuffer = 256 << 10
 
-func copyTable(ctx context.Context, snap engine.Snapshot, t engine.Table, file string, level int, prog *progress) (_ staged, err error) {
+// buffers are a worker's: what it collects of COPY's output (one message
+// per row) before compressing it, and of the compressed output before
+// writing it to staging.
+type buffers struct{ out, rows *bufio.Writer }
+
+func copyTable(ctx context.Context, snap engine.Snapshot, t engine.Table, file string, level int, prog *progress,
+	bufs *buffers) (_ staged, err error) {
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return staged{}, fmt.Errorf("create data file of %s.%s: %w", t.Schema, t.Name, err)
@@ -116,14 +122,16 @@ func copyTable(ctx context.Context, snap engine.Snapshot, t engine.Table, file s
 			err = fmt.Errorf("write data file of %s.%s: %w", t.Schema, t.Name, cerr)
 		}
 	}()
-	out := bufio.NewWriterSize(f, copyBuffer)
+	out := bufs.out
+	out.Reset(f)
 	part, err := archive.NewPart(out, level)
 	if err != nil {
 		return staged{}, err
 	}
 	// Discard waits for the members still being compressed.
 	defer part.Discard()
-	rowsIn := bufio.NewWriterSize(&counted{w: part, prog: prog}, copyBuffer)
+	rowsIn := bufs.rows
+	rowsIn.Reset(&counted{w: part, prog: prog})
 	// The engine's error names the table already.
 	rows, err := snap.CopyOut(ctx, t, rowsIn)
 	if err != nil {
