@@ -161,3 +161,52 @@ func FuzzDataFileName(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIndexedManifest fuzzes the manifest (and so the index) of an indexed
+// archive whose members are intact: the trailer and the manifest's member
+// are rebuilt around whatever the fuzzer writes, so every input reaches the
+// index checks. Whatever the index says, nothing is written past the limit,
+// a refused extraction leaves nothing, and an accepted archive is what the
+// tar stream holds.
+func FuzzIndexedManifest(f *testing.F) {
+	files := map[string][]byte{DirDatabase + "/t.s": []byte("1\tx\n2\ty\n")}
+	other := map[string][]byte{CopyInFile: []byte("\\copy\n")}
+	s := writeArchive(f, files, other)
+	tr, err := parseTrailer(s.data[int64(len(s.data))-trailerSize:])
+	if err != nil {
+		f.Fatal(err)
+	}
+	prefix := s.data[:tr.offset]
+	raw := s.files[ManifestName]
+	f.Add(raw)
+	f.Add(bytes.Replace(raw, []byte(`"u": 8`), []byte(`"u": 9`), 1))
+	f.Add(bytes.Replace(raw, []byte(`"c": `), []byte(`"c": 1`), 1))
+	f.Add([]byte(`{"format_version":2}`))
+	f.Fuzz(func(t *testing.T, manifest []byte) {
+		data := withManifest(t, prefix, tr.pad, manifest)
+		ctx := context.Background()
+		rep, err := Verify(ctx, bytes.NewReader(data), int64(len(data)), fuzzLimits)
+		checkReport(t, rep, err)
+		dir := t.TempDir()
+		xrep, xerr := VerifyExtract(ctx, bytes.NewReader(data), int64(len(data)), dir, fuzzLimits)
+		checkReport(t, xrep, xerr)
+		if xrep.Written > fuzzLimits.MaxBytes {
+			t.Fatalf("VerifyExtract wrote %d bytes, limit %d", xrep.Written, fuzzLimits.MaxBytes)
+		}
+		if xerr != nil {
+			if names, _ := os.ReadDir(dir); len(names) > 0 {
+				t.Fatalf("refused extraction left %d entries", len(names))
+			}
+		}
+		if err != nil {
+			return
+		}
+		stream, serr := VerifyStream(ctx, bytes.NewReader(data), fuzzLimits)
+		if serr != nil {
+			t.Fatalf("Verify accepts what VerifyStream refuses: %v", serr)
+		}
+		if diff := cmp.Diff(rep.Manifest, stream.Manifest); diff != "" {
+			t.Fatalf("manifests differ (-Verify +VerifyStream):\n%s", diff)
+		}
+	})
+}
