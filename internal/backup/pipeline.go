@@ -187,7 +187,7 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	}
 	log.Info("snapshot taken", "tables", len(tables), "server_version", info.ServerVersion)
 
-	obj, err := p.Target.Create(ctx, id)
+	obj, err := p.Target.Create(ctx, id, func(seq int) string { return archive.Name(start, seq) })
 	if err != nil {
 		return res, err
 	}
@@ -262,7 +262,7 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	if err := aw.Close(); err != nil {
 		return res, fmt.Errorf("finish archive: %w", err)
 	}
-	name, err := obj.Commit(ctx, func(seq int) string { return archive.Name(start, seq) })
+	name, err := obj.Commit(ctx)
 	if err != nil {
 		if errors.Is(err, storage.ErrCommit) {
 			return res, msg.UnableToMove(err)
