@@ -49,7 +49,7 @@ func toAPI(j jobs.Job) api.Job {
 	a := api.Job{
 		ID: j.ID, Status: string(j.Status), Message: j.Message, Trigger: j.Trigger, Phase: j.Phase,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
-		Archive: j.Result.Artifact, Bytes: j.Result.Bytes, SHA256: j.Result.SHA256,
+		Archive: j.Result.Artifact, Bytes: j.Result.Bytes, SHA256: j.Result.SHA256, Copies: j.Result.Copies,
 	}
 	a.Progress.Done, a.Progress.Total, a.Progress.Bytes = j.Progress.Done, j.Progress.Total, j.Progress.Bytes
 	return a

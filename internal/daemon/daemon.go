@@ -51,6 +51,8 @@ type Daemon struct {
 	store    *jobs.BoltStore
 	manager  *jobs.Manager
 	metrics  *api.Metrics
+	offsite  *api.OffsiteMetrics
+	reg      *prometheus.Registry
 	notifier *notify.Notifier
 	handler  http.Handler
 	sched    *scheduler.Scheduler
@@ -121,6 +123,18 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 		store.Close()
 		return nil, fmt.Errorf("register stale metric: %w", err)
 	}
+	var names []string
+	for _, c := range pipeline.Copies {
+		names = append(names, c.Name)
+	}
+	if d.offsite, err = api.NewOffsiteMetrics(reg, names); err != nil {
+		store.Close()
+		return nil, err
+	}
+	for i := range pipeline.Copies {
+		pipeline.Copies[i].Failed, pipeline.Copies[i].Copied = d.offsite.CopyFailed, d.offsite.Copied
+	}
+	d.reg = reg
 	d.sched, err = newScheduler(cfg, d.enqueueScheduled, log)
 	if err != nil {
 		store.Close()
@@ -197,9 +211,8 @@ func (d *Daemon) work(ctx context.Context, job jobs.Job, report func(jobs.Update
 	if err != nil {
 		return jobs.Result{}, err
 	}
-	path := filepath.Join(d.cfg.BackupDir, res.Name)
-	return jobs.Result{Artifact: path, Bytes: res.Bytes, SHA256: res.SHA256,
-		Message: fmt.Sprintf("Backup completed: %s (%d tables, %d rows, %d bytes).", path, res.Tables, res.Rows, res.Bytes)}, nil
+	return jobs.Result{Artifact: res.Location, Bytes: res.Bytes, SHA256: res.SHA256, Copies: res.Copies,
+		Message: backup.SuccessMessage(res)}, nil
 }
 
 // submit runs Execute's synchronous pre-flight, then queues the job.
@@ -238,13 +251,16 @@ func (d *Daemon) finished(j jobs.Job) {
 	})
 }
 
+// applyRetention applies the local rules to backup_dir and each target's
+// own rules to that target.
 func (d *Daemon) applyRetention() {
-	rules := retention.Rules{KeepLast: d.cfg.Retention.KeepLast, KeepDays: d.cfg.Retention.KeepDays}
-	if rules.KeepLast == 0 && rules.KeepDays == 0 {
-		return
-	}
-	if _, err := retention.Apply(context.Background(), d.cfg.BackupDir, rules, time.Now(), archive.ParseName, false, d.log); err != nil {
-		d.log.Warn("apply retention", "error", err)
+	for _, r := range RetentionScopes(d.cfg, d.pipeline) {
+		if r.Rules.KeepLast == 0 && r.Rules.KeepDays == 0 {
+			continue
+		}
+		if _, err := retention.Apply(context.Background(), r.Store, r.Rules, time.Now(), archive.ParseName, false, d.log); err != nil {
+			d.log.Warn("apply retention", "where", r.Name, "error", err)
+		}
 	}
 }
 

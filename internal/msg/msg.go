@@ -65,3 +65,15 @@ func NoConnection(detail string, cause error) *Error {
 func NoSchema(schema, database string) *Error {
 	return newf(nil, "Schema '%s' does not exist in database '%s'.", schema, database)
 }
+
+// CopyFailed reports an off-site target that failed; the local archive,
+// complete, was kept. cause starts with "target NAME: ".
+func CopyFailed(cause error, kept string) *Error {
+	return newf(cause, "Off-site copy failed: %v. The local archive was kept: %s", cause, kept)
+}
+
+// CopyWarning is the warning a job's Message carries when an optional
+// off-site target failed.
+func CopyWarning(cause error, kept string) *Error {
+	return newf(cause, "Warning: off-site copy to an optional target failed: %v. The local archive was kept: %s", cause, kept)
+}

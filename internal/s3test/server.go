@@ -69,7 +69,7 @@ func Start(ctx context.Context, dir string, logf func(string, ...any)) (*Server,
 		"-s3", "-s3.port=" + p(0), "-s3.port.grpc=" + p(1), "-s3.config=" + confFile,
 		"-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false",
 		"-master.port=" + p(2), "-master.port.grpc=" + p(3), "-master.volumeSizeLimitMB=64",
-		"-volume.port=" + p(4), "-volume.port.grpc=" + p(5), "-volume.max=16", "-volume.preStopSeconds=0",
+		"-volume.port=" + p(4), "-volume.port.grpc=" + p(5), "-volume.max=0", "-volume.preStopSeconds=0",
 		"-filer.port=" + p(6), "-filer.port.grpc=" + p(7),
 	}
 	if s.logFile, err = os.Create(filepath.Join(dir, "weed.log")); err != nil {
