@@ -45,6 +45,7 @@ type Encryption struct {
 // Drill configures restore drills.
 type Drill struct {
 	DSN          string     `yaml:"dsn"`           // scratch database, never the source database
+	Target       string     `yaml:"target"`        // scheduled drills take the newest archive here; "" = backup_dir
 	IdentityFile string     `yaml:"identity_file"` // age identity for drills of encrypted archives
 	Schedule     []Schedule `yaml:"schedule"`
 }
@@ -88,6 +89,9 @@ func (c *Config) validateOffsite() error {
 		if strings.TrimSpace(s.Cron) == "" {
 			return &Error{Key: fmt.Sprintf("drill.schedule[%d].cron", i), Reason: "must not be empty"}
 		}
+	}
+	if _, ok := c.TargetByName(c.Drill.Target); c.Drill.Target != "" && !ok {
+		return &Error{Key: "drill.target", Reason: fmt.Sprintf("no target named %q in storage.targets", c.Drill.Target)}
 	}
 	if len(c.Drill.Schedule) > 0 && strings.TrimSpace(c.Drill.DSN) == "" {
 		return &Error{Key: "drill.dsn", Reason: "must name a scratch database when drill.schedule is set"}

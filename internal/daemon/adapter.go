@@ -20,11 +20,22 @@ func (a jobsAdapter) Submit(ctx context.Context, trigger string) (api.Job, error
 }
 
 func (a jobsAdapter) Get(_ context.Context, id string) (api.Job, error) {
+	if a.d.drills != nil {
+		if j, err := a.d.drills.Get(id); err == nil {
+			return toAPI(j), nil // a drill's live progress, else its record
+		}
+	}
 	j, err := a.d.manager.Get(id)
 	return toAPI(j), mapNotFound(err)
 }
 
 func (a jobsAdapter) Cancel(ctx context.Context, id string) (api.Job, error) {
+	if a.d.drills != nil {
+		if j, err := a.d.manager.Get(id); err == nil && j.Trigger == TriggerDrill {
+			j, err = a.d.drills.Cancel(ctx, id)
+			return toAPI(j), mapNotFound(err)
+		}
+	}
 	j, err := a.d.manager.Cancel(ctx, id)
 	return toAPI(j), mapNotFound(err)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/archive"
 	"github.com/hubble/hubble-applianceapi/internal/backup"
 	"github.com/hubble/hubble-applianceapi/internal/config"
+	"github.com/hubble/hubble-applianceapi/internal/drill"
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
 	"github.com/hubble/hubble-applianceapi/internal/notify"
 	"github.com/hubble/hubble-applianceapi/internal/retention"
@@ -56,6 +57,11 @@ type Daemon struct {
 	notifier *notify.Notifier
 	handler  http.Handler
 	sched    *scheduler.Scheduler
+
+	// Scheduled restore drills (nil without drill.schedule).
+	drill      *drill.Drill
+	drills     *jobs.Manager
+	drillSched *scheduler.Scheduler
 
 	mu          sync.Mutex
 	lastSuccess time.Time
@@ -140,6 +146,10 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 		store.Close()
 		return nil, err
 	}
+	if err := d.setupDrills(cfg); err != nil {
+		store.Close()
+		return nil, err
+	}
 	d.handler = api.New(api.Options{
 		Jobs:    jobsAdapter{d},
 		Ready:   readiness{d},
@@ -162,6 +172,15 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	defer d.store.Close()
 	if err := d.manager.Start(ctx); err != nil {
 		return err
+	}
+	if d.drills != nil {
+		if err := d.drills.Start(ctx); err != nil {
+			stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			d.manager.Stop(stopCtx)
+			return err
+		}
+		d.drillSched.Start()
 	}
 	d.initLastSuccess(ctx)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
@@ -196,6 +215,14 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if serr := d.manager.Stop(stopCtx); serr != nil {
 		d.log.Warn("stop jobs", "error", serr)
+	}
+	if d.drills != nil {
+		if serr := d.drillSched.Stop(stopCtx); serr != nil {
+			d.log.Warn("stop drill scheduler", "error", serr)
+		}
+		if serr := d.drills.Stop(stopCtx); serr != nil {
+			d.log.Warn("stop drills", "error", serr)
+		}
 	}
 	stopWatch()
 	d.notifier.Close(stopCtx)
@@ -277,7 +304,7 @@ func (d *Daemon) initLastSuccess(ctx context.Context) {
 		return
 	}
 	for _, j := range all {
-		if j.Status == jobs.StatusSuccess {
+		if j.Status == jobs.StatusSuccess && j.Trigger != TriggerDrill {
 			d.mu.Lock()
 			if j.FinishedAt.After(d.lastSuccess) {
 				d.lastSuccess = j.FinishedAt
