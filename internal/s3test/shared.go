@@ -34,6 +34,13 @@ func Shared(t testing.TB) *Server {
 // Main runs the tests, then stops the shared server and removes its data.
 func Main(m *testing.M) int {
 	code := m.Run()
+	StopShared()
+	return code
+}
+
+// StopShared stops the shared server, if one was started, and removes its
+// data (for TestMains that run the tests through another harness).
+func StopShared() {
 	if shared.srv != nil {
 		shared.srv.Stop()
 	}
@@ -42,7 +49,6 @@ func Main(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "s3test:", err)
 		}
 	}
-	return code
 }
 
 // NewBucket makes a fresh bucket on the shared server.

@@ -172,6 +172,11 @@ func (t *Target) fail(what string, err error) error {
 	switch minio.ToErrorResponse(err).Code {
 	case "NoSuchKey", "NoSuchUpload":
 		return fmt.Errorf("target %s: %s: %w (%w)", t.cfg.Name, what, err, os.ErrNotExist)
+	case "SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "InvalidToken", "ExpiredToken":
+		return fmt.Errorf("target %s: %s: %w (check the target's access_key_id and secret_access_key_file, "+
+			"or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and what they may do in the bucket)", t.cfg.Name, what, err)
+	case "NoSuchBucket":
+		return fmt.Errorf("target %s: %s: %w (check the target's bucket)", t.cfg.Name, what, err)
 	}
 	return fmt.Errorf("target %s: %s: %w", t.cfg.Name, what, err)
 }
