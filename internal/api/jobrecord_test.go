@@ -34,7 +34,7 @@ func TestHandler_Job(t *testing.T) {
 		"duration_seconds": 90.0,
 		"progress":         map[string]any{"tables_done": 7.0, "tables_total": 7.0, "bytes": 99999.0},
 		"archive":          "/import/dbbackup/hubble.tar.gz", "bytes": 12345.0, "sha256": "ab12",
-		"copies":           []any{"s3://b/appliance-01/hubble.tar.gz"},
+		"copies": []any{"s3://b/appliance-01/hubble.tar.gz"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("record (-want +got):\n%s", diff)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"github.com/hubble/hubble-applianceapi/internal/archive"
 	"github.com/hubble/hubble-applianceapi/internal/config"
 	"github.com/hubble/hubble-applianceapi/internal/daemon"
 	"github.com/hubble/hubble-applianceapi/internal/engine/postgres"
@@ -242,14 +241,4 @@ func sameData(t *testing.T, a, b string) {
 			t.Errorf("table %s differs after the restore", k)
 		}
 	}
-}
-
-// archiveName is the base name of a local archive path, checked.
-func archiveName(t *testing.T, p string) string {
-	t.Helper()
-	n := filepath.Base(p)
-	if _, _, ok := archive.ParseName(n); !ok {
-		t.Fatalf("%s is not an archive name", p)
-	}
-	return n
 }
