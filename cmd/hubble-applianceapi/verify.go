@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -35,7 +34,7 @@ func newVerifyCmd() *cobra.Command {
 				return err
 			}
 			defer src.Close()
-			rep, err := archive.Verify(cmd.Context(), io.NewSectionReader(src, 0, src.Size()), archive.Limits{})
+			rep, err := archive.Verify(cmd.Context(), src, src.Size(), archive.Limits{})
 			out := cmd.OutOrStdout()
 			if rep != nil {
 				for _, p := range rep.Problems {

@@ -155,9 +155,10 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 // bounded by the space it may expand to, in one pass: nothing else happens
 // before it returns, and on failure it leaves stage empty.
 func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (*archive.Manifest, error) {
-	var f io.Reader
+	var f io.ReaderAt
+	var size int64
 	if o.Source != nil {
-		f = io.NewSectionReader(o.Source, 0, o.Source.Size())
+		f, size = o.Source, o.Source.Size()
 	} else {
 		lf, err := os.Open(o.Archive)
 		if err != nil {
@@ -167,7 +168,11 @@ func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (
 			return nil, fmt.Errorf("open archive: %w", err)
 		}
 		defer lf.Close()
-		f = lf
+		st, err := lf.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("open archive: %w", err)
+		}
+		f, size = lf, st.Size()
 	}
 	if o.Replication != nil && o.Replication.User != "" {
 		// The replication user must reach the export below; it may not
@@ -180,7 +185,7 @@ func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (
 	if err != nil {
 		return nil, err
 	}
-	rep, err := archive.VerifyExtract(ctx, f, stage, archive.Limits{MaxBytes: limit})
+	rep, err := archive.VerifyExtract(ctx, f, size, stage, archive.Limits{MaxBytes: limit})
 	if err != nil {
 		if errors.Is(err, archive.ErrTooLarge) {
 			return nil, fmt.Errorf("archive %s refused: %w (space available in %s: %d bytes)", o.Archive, err, o.TempDir, limit)
