@@ -242,3 +242,30 @@ func sameData(t *testing.T, a, b string) {
 		}
 	}
 }
+
+// TestNewTarget_Credentials: without access_key_id and secret_access_key_file
+// the credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY;
+// without either, start-up stops with a message naming the key.
+func TestNewTarget_Credentials(t *testing.T) {
+	b := newBucket(t)
+	cfg := config.Default()
+	cfg.TempDir = t.TempDir()
+	cfg.Storage.Targets = []config.Target{{Name: "env", Type: "s3", Endpoint: "http://" + b.srv.Endpoint, Bucket: b.bucket, PathStyle: true}}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if _, err := daemon.NewTarget(&cfg, cfg.Storage.Targets[0]); err == nil || !strings.Contains(err.Error(), "storage.targets[0].access_key_id") {
+		t.Errorf("no credentials: %v", err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", b.srv.AccessKey)
+	if _, err := daemon.NewTarget(&cfg, cfg.Storage.Targets[0]); err == nil || !strings.Contains(err.Error(), "storage.targets[0].secret_access_key_file") {
+		t.Errorf("no secret: %v", err)
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", b.srv.SecretKey)
+	tg, err := daemon.NewTarget(&cfg, cfg.Storage.Targets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.List(context.Background()); err != nil {
+		t.Errorf("List with credentials from the environment: %v", err)
+	}
+}

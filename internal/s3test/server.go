@@ -24,13 +24,15 @@ import (
 // Server is a running `weed server -s3` on loopback ports with its data in
 // a folder of its own.
 type Server struct {
-	// Endpoint is host:port of the S3 API (plain HTTP).
-	Endpoint string
+	// Endpoint is host:port of the S3 API (plain HTTP); TLSEndpoint the
+	// same over HTTPS, when started with a certificate.
+	Endpoint, TLSEndpoint string
 	// AccessKey and SecretKey are the credentials of its one identity.
 	AccessKey, SecretKey string
 
 	bin, dir string
 	args     []string
+	sseKey   string // for SSE-S3 (sse: AES256): the server derives its key from it
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	exited   chan struct{}
@@ -40,15 +42,21 @@ type Server struct {
 // Start builds (or finds) the binary and starts a server whose data lives
 // in dir; it returns once the S3 API answers. Stop it with Stop.
 func Start(ctx context.Context, dir string, logf func(string, ...any)) (*Server, error) {
+	return StartTLS(ctx, dir, "", "", logf)
+}
+
+// StartTLS is Start with an HTTPS listener too, serving the PEM certificate
+// and key given ("" = none).
+func StartTLS(ctx context.Context, dir, certFile, keyFile string, logf func(string, ...any)) (*Server, error) {
 	bin, err := Binary(ctx, logf)
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(8)
+	ports, err := freePorts(9)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, dir: dir, AccessKey: "hubble" + randHex(6), SecretKey: randHex(20)}
+	s := &Server{bin: bin, dir: dir, AccessKey: "hubble" + randHex(6), SecretKey: randHex(20), sseKey: randHex(32)}
 	s.Endpoint = "127.0.0.1:" + strconv.Itoa(ports[0])
 	conf := map[string]any{"identities": []any{map[string]any{
 		"name":        "hubble-test",
@@ -56,6 +64,9 @@ func Start(ctx context.Context, dir string, logf func(string, ...any)) (*Server,
 		"actions":     []string{"Admin", "Read", "List", "Tagging", "Write"},
 	}}}
 	b, _ := json.Marshal(conf)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	confFile := filepath.Join(dir, "s3.json")
 	if err := os.WriteFile(confFile, b, 0o600); err != nil {
 		return nil, err
@@ -72,6 +83,10 @@ func Start(ctx context.Context, dir string, logf func(string, ...any)) (*Server,
 		"-volume.port=" + p(4), "-volume.port.grpc=" + p(5), "-volume.max=0", "-volume.preStopSeconds=0",
 		"-filer.port=" + p(6), "-filer.port.grpc=" + p(7),
 	}
+	if certFile != "" {
+		s.TLSEndpoint = "127.0.0.1:" + p(8)
+		s.args = append(s.args, "-s3.port.https="+p(8), "-s3.cert.file="+certFile, "-s3.key.file="+keyFile)
+	}
 	if s.logFile, err = os.Create(filepath.Join(dir, "weed.log")); err != nil {
 		return nil, err
 	}
@@ -85,6 +100,7 @@ func Start(ctx context.Context, dir string, logf func(string, ...any)) (*Server,
 func (s *Server) start(ctx context.Context) error {
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Stdout, cmd.Stderr = s.logFile, s.logFile
+	cmd.Env = append(os.Environ(), "WEED_S3_SSE_KEY="+s.sseKey)
 	// Its own process group: Kill reaches every process it starts.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

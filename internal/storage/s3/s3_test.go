@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
 	"go.uber.org/goleak"
 
 	"github.com/hubble/hubble-applianceapi/internal/s3test"
@@ -138,4 +140,45 @@ func TestTarget_StoresPartChecksums(t *testing.T) {
 	if want := composite(obj.digests); st.ChecksumSHA256 != want || !strings.HasSuffix(want, "-2") {
 		t.Errorf("stored checksum %q, want %q (2 parts)", st.ChecksumSHA256, want)
 	}
+}
+
+// TestTarget_SSE: with sse AES256 the server stores the archive encrypted
+// (it says so on the object) and it reads back unchanged.
+func TestTarget_SSE(t *testing.T) {
+	tg := newTarget(t, "sse/")
+	tg.sse = mustSSE(t, "AES256")
+	ctx := context.Background()
+	o, err := tg.Create(ctx, "j", func(int) string { return "s.tar.gz" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Repeat([]byte("secret rows "), 1000)
+	o.Write(want)
+	if _, err := o.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := tg.core.Client.StatObject(ctx, tg.cfg.Bucket, "sse/s.tar.gz", minio.StatObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Metadata.Get("X-Amz-Server-Side-Encryption"); got != "AES256" {
+		t.Errorf("object's server-side encryption = %q, want AES256", got)
+	}
+	r, err := tg.Open(ctx, "s.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, _ := io.ReadAll(r); !bytes.Equal(got, want) {
+		t.Error("read back differs")
+	}
+}
+
+func mustSSE(t *testing.T, kind string) encrypt.ServerSide {
+	t.Helper()
+	tg, err := New(Config{Name: "x", Endpoint: "h:1", MarkDir: "/tmp", SSE: kind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg.sse
 }
