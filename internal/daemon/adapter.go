@@ -20,12 +20,10 @@ func (a jobsAdapter) Submit(ctx context.Context, trigger string) (api.Job, error
 }
 
 func (a jobsAdapter) Get(_ context.Context, id string) (api.Job, error) {
-	if a.d.drills != nil {
-		if j, err := a.d.drills.Get(id); err == nil {
-			return toAPI(j), nil // a drill's live progress, else its record
-		}
-	}
 	j, err := a.d.manager.Get(id)
+	if err == nil && j.Trigger == TriggerDrill && a.d.drills != nil {
+		j, err = a.d.drills.Get(id) // a running drill's live state
+	}
 	return toAPI(j), mapNotFound(err)
 }
 
