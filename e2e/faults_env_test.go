@@ -28,8 +28,12 @@ import (
 // find child processes to leave behind).
 type faultEnv struct {
 	*env
-	t testing.TB
+	t        testing.TB
+	extraEnv []string // added to every service's environment
 }
+
+// start runs a service of the env with extraEnv.
+func (fe *faultEnv) start(t testing.TB) *service { return fe.env.start(t, fe.extraEnv...) }
 
 // newFaultEnv writes the config; replSleep is how long each replication
 // command sleeps (in a child process of its own) before doing its work.
