@@ -258,4 +258,3 @@ func tail(s string, n int) string {
 	}
 	return s
 }
-

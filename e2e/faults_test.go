@@ -115,7 +115,9 @@ func (sc *scenario) run(i int, f func() error) {
 }
 
 // knownGap declares a hole the suite finds but this change does not close.
-func (sc *scenario) knownGap(match, why string) { sc.gaps = append(sc.gaps, gap{match: match, why: why}) }
+func (sc *scenario) knownGap(match, why string) {
+	sc.gaps = append(sc.gaps, gap{match: match, why: why})
+}
 
 // note adds a figure to the scenario's line of the table.
 func (sc *scenario) note(format string, args ...any) {
