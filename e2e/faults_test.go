@@ -188,7 +188,12 @@ func durations(ds []time.Duration) string {
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	r := func(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+	r := func(d time.Duration) string {
+		if d < time.Second {
+			return d.Round(100 * time.Microsecond).String()
+		}
+		return d.Round(10 * time.Millisecond).String()
+	}
 	return fmt.Sprintf("median %s (%s-%s)", r(s[len(s)/2]), r(s[0]), r(s[len(s)-1]))
 }
 
