@@ -126,7 +126,7 @@ func jobSessions(ctx context.Context, dsn string) ([]int64, error) {
 func TestFaults_SessionTerminated(t *testing.T) {
 	sc := newScenario(t, "every session of a job terminated in turn (coordinator + TRUNCATE, worker 1, worker 2)",
 		"Error naming the server's reason, never a short table or an archive; nothing left; the next backup succeeds",
-		3, true)
+		3, 4)
 	dsn := faultsDB(t)
 	fe := newDBFaultEnv(t, dsn)
 	s := fe.start(t)
@@ -184,10 +184,7 @@ func TestFaults_SessionTerminated(t *testing.T) {
 // The server restarted (pg_ctl restart -m fast) in the middle of the COPY.
 func TestFaults_ServerRestart(t *testing.T) {
 	sc := newScenario(t, "PostgreSQL restarted mid-COPY",
-		"Error with the server's reason; nothing left; the next backup (server back) succeeds", 1, false)
-	if *faultsN > 0 {
-		sc.n = max(1, *faultsN/20)
-	}
+		"Error with the server's reason; nothing left; the next backup (server back) succeeds", 1, 20)
 	ctx := context.Background()
 	c, err := pgtest.StartCluster(ctx, "", 0)
 	if err != nil {
@@ -242,10 +239,7 @@ func TestFaults_ServerRestart(t *testing.T) {
 // (which blocks a worker's own lock).
 func TestFaults_LockTimeout(t *testing.T) {
 	sc := newScenario(t, "a lock held past database.lock_timeout (1 s): held before the backup / a DDL queued behind it",
-		"Error naming the conflicting lock, within seconds, never a hang; nothing left; the next backup succeeds", 2, false)
-	if *faultsN > 0 {
-		sc.n = max(2, *faultsN/20)
-	}
+		"Error naming the conflicting lock, within seconds, never a hang; nothing left; the next backup succeeds", 2, 20)
 	dsn := faultsDB(t)
 	fe := newDBFaultEnv(t, dsn, "HUBBLE_DATABASE_LOCK_TIMEOUT=1s")
 	s := fe.start(t)

@@ -69,7 +69,7 @@ func TestFaults_DiskFull(t *testing.T) {
 		t.Run(where, func(t *testing.T) {
 			sc := newScenario(t, "disk full in "+where,
 				"Error with the reason (pre-flight or \"no space left on device\"), or Success if it fitted; nothing left; space freed, the next backup succeeds",
-				3, true)
+				3, 10)
 			small := mountTmpfs(t, "size=32m")
 			o := options{}
 			if where == "temp_dir" {
@@ -123,7 +123,7 @@ func TestFaults_DiskFull(t *testing.T) {
 func TestFaults_StateDirFull(t *testing.T) {
 	sc := newScenario(t, "disk full in state_dir",
 		"Execute answers 200 or 503 with a reason, never 500; after kill -9 and restart every job is final with a reason, and one that had succeeded is still Success",
-		3, true)
+		3, 10)
 	fe := newFaultEnv(t, options{}, "0")
 	if err := os.MkdirAll(fe.stateDir, 0o700); err != nil {
 		t.Fatal(err)

@@ -18,10 +18,7 @@ import (
 // the job list, the root, metrics.
 func TestFaults_Storm(t *testing.T) {
 	sc := newScenario(t, "a storm of 1,000 calls (32 clients at once)",
-		"no 5xx, every answer well-formed; every job final with a reason; nothing left; the next backup succeeds", 1, false)
-	if *faultsN > 0 {
-		sc.n = max(1, *faultsN/50)
-	}
+		"no 5xx, every answer well-formed; every job final with a reason; nothing left; the next backup succeeds", 1, 50)
 	fe := newFaultEnv(t, options{}, "0.2")
 	s := fe.start(t)
 	defer stopService(s)
@@ -134,7 +131,7 @@ func rawRequest(addr string, req []byte, within time.Duration) (string, error) {
 // Hostile HTTP at the socket: what curl would not send.
 func TestFaults_HostileHTTP(t *testing.T) {
 	sc := newScenario(t, "hostile HTTP (malformed requests at the socket, slowloris)",
-		"a 4xx or a closed connection, never a 5xx or a crash; the service keeps answering; the next backup succeeds", 0, false)
+		"a 4xx or a closed connection, never a 5xx or a crash; the service keeps answering; the next backup succeeds", 0, 0)
 	fe := newFaultEnv(t, options{}, "0")
 	s := fe.start(t)
 	defer stopService(s)

@@ -66,7 +66,7 @@ func countOutcomes(m map[string]int) string {
 func TestFaults_KillBackup(t *testing.T) {
 	sc := newScenario(t, "kill -9 of the service during a backup",
 		"after a restart the job is Success (its archive verifies) or Error \"interrupted\"; children and sessions die with the service; leftovers removed",
-		4, true)
+		4, 1)
 	sc.knownGap("processes outlived", "children killed with the service (issue 9's work, not yet on main)")
 	fe := newFaultEnv(t, options{}, "1.5")
 	window := timedBackup(t, fe) * 12 / 10
@@ -119,7 +119,7 @@ func TestFaults_KillBackup(t *testing.T) {
 func TestFaults_Cancel(t *testing.T) {
 	sc := newScenario(t, "cancel during a backup",
 		"Canceled within 10 s (or Success if it finished first) with nothing left: no file, child or session; no archive",
-		4, true)
+		4, 1)
 	fe := newFaultEnv(t, options{}, "0.3")
 	window := timedBackup(t, fe) * 12 / 10
 	s := fe.start(t)
@@ -166,7 +166,7 @@ func TestFaults_Cancel(t *testing.T) {
 func TestFaults_KillRestore(t *testing.T) {
 	sc := newScenario(t, "kill -9 of `restore`",
 		"no child or session outlives it; the same restore again (--clean) succeeds, exact (row counts checked); its extraction folder is removed by the next run",
-		4, true)
+		4, 1)
 	sc.knownGap("processes outlived", "children killed with the parent (issue 9's work, not yet on main)")
 	sc.knownGap("already exists", "a restore killed after its objects were committed leaves them; a retry, even with --clean, fails on them (restore undo: issue 8's area)")
 	fe := newFaultEnv(t, options{}, "1")

@@ -72,12 +72,13 @@ var (
 	stats   []*scenario
 )
 
-// newScenario starts the tally of a scenario of fastN runs by default
-// (-faults.n overrides it when random is set: the number of random moments).
-func newScenario(t *testing.T, name, guarantee string, fastN int, random bool) *scenario {
+// newScenario starts the tally of a scenario of fastN runs by default;
+// with -faults.n=N it runs N/share times (at least fastN), share 0 keeping
+// fastN: kill -9 and cancel take share 1, slower scenarios a larger share.
+func newScenario(t *testing.T, name, guarantee string, fastN, share int) *scenario {
 	n := fastN
-	if random && *faultsN > 0 {
-		n = *faultsN
+	if share > 0 && *faultsN > 0 {
+		n = max(fastN, *faultsN/share)
 	}
 	h := fnv.New64a()
 	io.WriteString(h, name)
