@@ -83,7 +83,7 @@ func TestFaults_DiskFull(t *testing.T) {
 			outcomes := map[string]int{}
 			for i := range sc.n {
 				sc.run(i, func() error {
-					leave := sc.rnd.Int64N(3 << 20)
+					leave := sc.rnd.Int64N(2 << 20)
 					filler, err := fill(small, leave)
 					if err != nil {
 						return err
