@@ -187,4 +187,3 @@ func TestFaults_StateDirFull(t *testing.T) {
 	}
 	sc.note("Execute answers by HTTP code: %s", countOutcomes(codes))
 }
-
