@@ -250,7 +250,7 @@ func TestFaults_LockTimeout(t *testing.T) {
 			ctx := context.Background()
 			var errs []error
 			var st status
-			start := time.Now()
+			var start time.Time
 			if i%2 == 0 {
 				holder, err := pgx.Connect(ctx, dsn)
 				if err != nil {

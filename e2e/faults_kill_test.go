@@ -234,23 +234,6 @@ func TestFaults_KillRestore(t *testing.T) {
 	sc.note("moments in 0-%v; %s", window.Round(10*time.Millisecond), countOutcomes(outcomes))
 }
 
-// scratchDB creates an empty database on the test server for the test.
-func scratchDB(t *testing.T, prefix string) string {
-	t.Helper()
-	ctx := context.Background()
-	admin := pgtest.ServerDSN()
-	name := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano()%1_000_000_000)
-	if err := pgtest.Exec(ctx, admin, "CREATE DATABASE "+name+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pgtest.Exec(context.Background(), admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
-	dsn, err := pgtest.WithDatabase(admin, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dsn
-}
-
 func tail(s string, n int) string {
 	s = strings.TrimSpace(s)
 	if len(s) > n {
