@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	code := pgtest.Run(m)
 	s3test.StopShared()
+	printFaultFigures()
 	os.RemoveAll(dir)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
