@@ -202,7 +202,7 @@ func (w *walker) entry(s *stream, e entry) (*Entry, error) {
 	v.rep.Bytes += e.size
 	if e.name != ManifestName {
 		ent := newEntry(e.name, e.size, want, s.tr)
-		ent.classify = s.classify
+		ent.classify, ent.inWalk = s.classify, true
 		if w.noHash {
 			ent.h = nil
 		}
@@ -224,7 +224,9 @@ func (w *walker) entry(s *stream, e entry) (*Entry, error) {
 			return nil, problemf(damaged, "%s: differs from the manifest that was read first", ManifestName)
 		}
 	}
-	return newEntry(ManifestName, e.size, nil, bytes.NewReader(data)), nil
+	ent := newEntry(ManifestName, e.size, nil, bytes.NewReader(data))
+	ent.inWalk = true
+	return ent, nil
 }
 
 // consume hands ent to fn, then reads (and so hashes) what fn left.

@@ -42,8 +42,9 @@ func TestWalk(t *testing.T) {
 			if diff := cmp.Diff(s.manifest, rep.Manifest); diff != "" {
 				t.Errorf("manifest (-want +got):\n%s", diff)
 			}
-			// What fn leaves unread is read and checked all the same.
-			if _, err := Walk(context.Background(), bytes.NewReader(s.data), WalkOptions{}, func(*Entry) error { return nil }, nil); err != nil {
+			// What fn leaves unread is read and checked all the same, even
+			// if fn closes the Entry.
+			if _, err := Walk(context.Background(), bytes.NewReader(s.data), WalkOptions{}, func(e *Entry) error { return e.Close() }, nil); err != nil {
 				t.Errorf("Walk reading nothing: %v", err)
 			}
 		})
