@@ -52,7 +52,8 @@ type pipeline struct {
 type task struct {
 	load   *engine.RestoreTable
 	job    *postJob
-	inline int // builds the load ran in its own transaction (held loads)
+	inline int  // builds the load ran in its own transaction (held loads)
+	commit bool // commit the held loads, now that every load is done
 }
 
 // runPipeline loads the data and runs the build and foreign key jobs; it
@@ -129,8 +130,10 @@ func (p *pipeline) fail(err error) {
 }
 
 // next returns the next task, waiting while nothing is runnable but other
-// workers may still make something runnable; ok is false at the end.
-func (p *pipeline) next(ctx context.Context) (task, bool) {
+// workers may still make something runnable; ok is false at the end. A
+// worker holding loaded tables (held) is told to commit them as soon as the
+// last load is done: what follows may need them.
+func (p *pipeline) next(ctx context.Context, held bool) (task, bool) {
 	for {
 		p.mu.Lock()
 		if ctx.Err() != nil {
@@ -138,6 +141,9 @@ func (p *pipeline) next(ctx context.Context) (task, bool) {
 			return task{}, false
 		}
 		switch {
+		case held && p.loading == 0:
+			p.mu.Unlock()
+			return task{commit: true}, true
 		case len(p.ready) > 0:
 			j := p.ready[len(p.ready)-1]
 			p.ready = p.ready[:len(p.ready)-1]
@@ -202,9 +208,16 @@ func (p *pipeline) worker(ctx context.Context) {
 	}
 	defer ses.close()
 	for {
-		t, ok := p.next(ctx)
+		t, ok := p.next(ctx, ses.held)
 		if !ok {
 			break
+		}
+		if t.commit {
+			if err := p.commitHeld(ctx, ses); err != nil {
+				p.fail(err)
+				return
+			}
+			continue
 		}
 		if t.load != nil {
 			t.inline, err = p.load(ctx, ses, *t.load)
