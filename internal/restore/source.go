@@ -23,8 +23,9 @@ import (
 // verdict: each one held uncommitted costs the server a few entries of its
 // lock table (about 5, with its indexes; 64 per connection by default),
 // which one transaction per session must not exhaust. An archive with more
-// tables is verified in full before its data is loaded.
-const maxHeldTables = 500
+// tables is verified in full before its data is loaded. A variable for
+// tests.
+var maxHeldTables = 500
 
 // source is the archive a restore reads. An archive with an index (format
 // 2) is read at random: its structure is checked and its small files
