@@ -137,8 +137,8 @@ type session struct {
 	req     engine.RestoreRequest
 	connect func(context.Context) (*pgx.Conn, error)
 	conn    *pgx.Conn
-	hold bool // req.Verified set
-	held bool // a held transaction is open
+	hold    bool // req.Verified set
+	held    bool // a held transaction is open
 }
 
 // newSession opens a session with connect.
