@@ -37,7 +37,13 @@ var ErrRestoredWithErrors = errors.New("restored with errors")
 
 // Options are one restore's settings (flags and configuration).
 type Options struct {
-	Archive         string
+	// Archive names the archive (a path, or s3://... for messages when
+	// Source is set).
+	Archive string
+	// Source, when set, is the opened archive (a local file, an object in
+	// a bucket, or the decryption of either); else Archive is opened as a
+	// local file.
+	Source          Archive
 	TempDir         string
 	Schema          string // target schema; "" = the archive's
 	Step            string // StepAll (default), StepReplication, StepDatabase
@@ -55,6 +61,13 @@ type Options struct {
 	// MaxBytes bounds what the archive may expand to; 0 = the free space
 	// of TempDir.
 	MaxBytes int64
+}
+
+// Archive is an opened archive read at any offset, its size known: a local
+// file, an S3 object, or an encrypted one's plaintext.
+type Archive interface {
+	io.ReaderAt
+	Size() int64
 }
 
 // Restorer runs restores.

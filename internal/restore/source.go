@@ -34,9 +34,11 @@ var maxHeldTables = 500
 // read (Entry), never written to disk. An archive without one (release
 // 0.1.0) is verified and extracted whole, as before: the slower path.
 type source struct {
-	path string
-	f    *os.File
-	ar   *archive.Reader // nil: extracted whole into the stage
+	path  string
+	f     io.ReaderAt
+	size  int64
+	close func()
+	ar    *archive.Reader // nil: extracted whole into the stage
 	m    *archive.Manifest
 
 	mu       sync.Mutex
@@ -47,16 +49,26 @@ type source struct {
 // and extracts into stage what the restore needs as files; on failure it
 // leaves stage empty.
 func (r *Restorer) openSource(ctx context.Context, o Options, stage string) (*source, error) {
-	f, err := os.Open(o.Archive)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, msg.NoFile(o.Archive)
+	s := &source{path: o.Archive, verified: map[string]bool{}, close: func() {}}
+	if o.Source != nil {
+		s.f, s.size = o.Source, o.Source.Size()
+	} else {
+		f, err := os.Open(o.Archive)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, msg.NoFile(o.Archive)
+			}
+			return nil, fmt.Errorf("open archive: %w", err)
 		}
-		return nil, fmt.Errorf("open archive: %w", err)
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open archive: %w", err)
+		}
+		s.f, s.size, s.close = f, st.Size(), func() { f.Close() }
 	}
-	s := &source{path: o.Archive, f: f, verified: map[string]bool{}}
 	if err := s.open(ctx, o, stage, r.limit); err != nil {
-		f.Close()
+		s.close()
 		return nil, err
 	}
 	if s.m.Engine != "postgres" {
@@ -78,16 +90,12 @@ func (s *source) open(ctx context.Context, o Options, stage string, limit func(O
 	if err != nil {
 		return err
 	}
-	st, err := s.f.Stat()
-	if err != nil {
-		return fmt.Errorf("open archive: %w", err)
-	}
 	// The tables go to the database, not to temp_dir: the index's sizes
 	// are bounded by the defaults only (each member is inflated no further
 	// than its declared size), the extracted files by the free space.
-	ar, err := archive.OpenIndexed(s.f, st.Size(), archive.Limits{})
+	ar, err := archive.OpenIndexed(s.f, s.size, archive.Limits{})
 	if errors.Is(err, archive.ErrNoIndex) {
-		rep, err := archive.VerifyExtract(ctx, s.f, st.Size(), stage, archive.Limits{MaxBytes: free})
+		rep, err := archive.VerifyExtract(ctx, s.f, s.size, stage, archive.Limits{MaxBytes: free})
 		if err != nil {
 			return s.refused(err, o, free)
 		}
@@ -171,8 +179,6 @@ func removeAll(dir string) {
 		os.RemoveAll(filepath.Join(dir, de.Name()))
 	}
 }
-
-func (s *source) close() { s.f.Close() }
 
 // streamed reports whether the tables are read from the archive (not from
 // extracted files).
