@@ -39,7 +39,7 @@ type source struct {
 	size  int64
 	close func()
 	ar    *archive.Reader // nil: extracted whole into the stage
-	m    *archive.Manifest
+	m     *archive.Manifest
 
 	mu       sync.Mutex
 	verified map[string]bool // data files read to io.EOF: intact
