@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
@@ -49,6 +50,14 @@ func cleanupBinary() {
 // runCLI runs `hubble-applianceapi restore` with a configuration for dsn.
 func runCLI(t *testing.T, dsn string, args ...string) (code int, stdout, stderr string, logDir string) {
 	t.Helper()
+	code, stdout, stderr, logDir, _ = runCLIRusage(t, dsn, args...)
+	return code, stdout, stderr, logDir
+}
+
+// runCLIRusage is runCLI that also returns the peak RSS of the process
+// (and of any child it waited for) in kB.
+func runCLIRusage(t *testing.T, dsn string, args ...string) (code int, stdout, stderr string, logDir string, maxRSS int64) {
+	t.Helper()
 	dir := t.TempDir()
 	logDir = filepath.Join(dir, "log")
 	for _, d := range []string{"backup", "tmp", "log", "state"} {
@@ -82,11 +91,14 @@ replication:
 	default:
 		t.Fatal(err)
 	}
-	t.Logf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		maxRSS = ru.Maxrss
+	}
+	t.Logf("exit %d, peak RSS %d kB\nstdout:\n%s\nstderr:\n%s", code, maxRSS, out.String(), errb.String())
 	if des, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(des) != 0 {
 		t.Errorf("temp_dir not empty: %v", des)
 	}
-	return code, out.String(), errb.String(), logDir
+	return code, out.String(), errb.String(), logDir, maxRSS
 }
 
 func TestCLI_Restore_ExitCodes(t *testing.T) {
