@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,91 @@ func (e *Engine) loadData(ctx context.Context, req engine.RestoreRequest, s *res
 		firstErr = verify(ctx)
 	}
 	return int(loaded.Load()), rows.Load(), firstErr
+}
+
+// load copies one table; with ContinueOnError a failure is recorded. In a
+// held session the table's builds run right after, in the same
+// transaction (no other session may touch the table before the commit);
+// it returns how many.
+func (p *pipeline) load(ctx context.Context, ses *session, t engine.RestoreTable) (int, error) {
+	progress := func(n int64) {
+		d := p.done.Add(n)
+		if p.req.Progress != nil {
+			p.req.Progress(d, p.total)
+		}
+	}
+	var n int64
+	var issue *engine.RestoreIssue
+	var err error
+	striped := stripeable(p.req, t, p.total, max(1, p.req.Workers))
+	if striped {
+		st := newStripe(t, nil, max(1, p.req.Workers))
+		p.mu.Lock()
+		// Each other worker may join once (the owner is lane 0).
+		for range max(1, p.req.Workers) - 1 {
+			p.stripes = append(p.stripes, st)
+		}
+		p.wakeAll()
+		p.mu.Unlock()
+		n, issue, err = ses.loadStriped(ctx, p.target, t, p.script.columns[t.File], st, progress)
+		p.mu.Lock()
+		p.stripes = slices.DeleteFunc(p.stripes, func(x *stripe) bool { return x == st })
+		p.mu.Unlock()
+	} else {
+		n, issue, err = ses.load(ctx, p.target, t, p.script.columns[t.File], progress)
+	}
+	switch {
+	case err != nil:
+		return 0, err
+	case issue == nil:
+		p.rows.Add(n)
+		p.loaded.Add(1)
+	case !p.req.ContinueOnError:
+		return 0, &engine.RestoreError{Issue: *issue}
+	default:
+		p.rec.add(*issue)
+	}
+	if !ses.held || striped {
+		// A striped table's builds wait for every session loading it to
+		// commit: they are released to all workers (finished).
+		return 0, nil
+	}
+	key := t.Schema + "." + t.Name
+	p.mu.Lock()
+	builds := p.waiting[key]
+	delete(p.waiting, key)
+	p.mu.Unlock()
+	x := &executor{conn: ses.conn, cont: p.req.ContinueOnError, rec: p.rec}
+	for _, j := range builds {
+		for _, st := range j.stmts {
+			if err := x.exec(ctx, st.Entry.String(), st.SQL); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(builds), nil
+}
+
+// commitHeld commits a held session once every load is done and the
+// archive is verified.
+func (p *pipeline) commitHeld(ctx context.Context, ses *session) error {
+	if !ses.held {
+		return nil
+	}
+	for {
+		p.mu.Lock()
+		loading, wake := p.loading, p.wake
+		p.mu.Unlock()
+		if loading == 0 {
+			break
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return ses.commit(ctx, p.verify)
 }
 
 // verifier returns req.Verified wrapped to run once (nil: always nil).

@@ -46,14 +46,16 @@ type pipeline struct {
 	firstErr error
 	cancel   context.CancelCauseFunc
 	verify   func(context.Context) error // req.Verified, once
+	stripes  []*stripe                   // striped loads in progress, open to more lanes
 }
 
 // task is one unit of a worker's work: a table to load or a post-data job.
 type task struct {
 	load   *engine.RestoreTable
 	job    *postJob
-	inline int  // builds the load ran in its own transaction (held loads)
-	commit bool // commit the held loads, now that every load is done
+	lane   *lane // a lane of a striped load another worker runs
+	inline int   // builds the load ran in its own transaction (held loads)
+	commit bool  // commit the held loads, now that every load is done
 }
 
 // runPipeline loads the data and runs the build and foreign key jobs; it
@@ -144,7 +146,9 @@ func (p *pipeline) next(ctx context.Context, held bool) (task, bool) {
 		case held && p.loading == 0:
 			p.mu.Unlock()
 			return task{commit: true}, true
-		case len(p.ready) > 0:
+		case len(p.ready) > 0 && (p.req.Verified == nil || p.loading == 0):
+			// Held loads keep their tables until the last load is done:
+			// what would use them waits until then, loads go first.
 			j := p.ready[len(p.ready)-1]
 			p.ready = p.ready[:len(p.ready)-1]
 			p.mu.Unlock()
@@ -154,6 +158,16 @@ func (p *pipeline) next(ctx context.Context, held bool) (task, bool) {
 			p.loads = p.loads[1:]
 			p.mu.Unlock()
 			return task{load: &t}, true
+		case len(p.stripes) > 0:
+			// Nothing else to load: help load a striped table.
+			st := p.stripes[0]
+			p.stripes = p.stripes[1:] // one lane per worker and stripe: taken by this one
+			if l := st.join(); l != nil {
+				p.mu.Unlock()
+				return task{lane: l}, true
+			}
+			p.mu.Unlock()
+			continue
 		case p.pending == 0 && p.fkPhase:
 			p.mu.Unlock()
 			return task{}, false
@@ -171,6 +185,9 @@ func (p *pipeline) next(ctx context.Context, held bool) (task, bool) {
 // finished records the end of a task (successful or not, with
 // ContinueOnError) and makes what it unblocks runnable.
 func (p *pipeline) finished(t task) {
+	if t.lane != nil {
+		return // the striped load's owner finishes it
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t.load != nil {
@@ -186,6 +203,11 @@ func (p *pipeline) finished(t task) {
 	}
 	p.pending--
 	p.advance()
+	p.wakeAll()
+}
+
+// wakeAll wakes the workers waiting for work (p.mu held).
+func (p *pipeline) wakeAll() {
 	close(p.wake)
 	p.wake = make(chan struct{})
 }
@@ -219,9 +241,12 @@ func (p *pipeline) worker(ctx context.Context) {
 			}
 			continue
 		}
-		if t.load != nil {
+		switch {
+		case t.lane != nil:
+			err = ses.loadLane(ctx, p.target, t.lane.s.t, p.script.columns[t.lane.s.t.File], t.lane)
+		case t.load != nil:
 			t.inline, err = p.load(ctx, ses, *t.load)
-		} else {
+		default:
 			// What comes after the loads may need their tables: the
 			// session's held ones are committed first.
 			if err = p.commitHeld(ctx, ses); err == nil {
@@ -264,70 +289,6 @@ func (p *pipeline) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, err
 	}
 	return conn, nil
-}
-
-// load copies one table; with ContinueOnError a failure is recorded. In a
-// held session the table's builds run right after, in the same
-// transaction (no other session may touch the table before the commit);
-// it returns how many.
-func (p *pipeline) load(ctx context.Context, ses *session, t engine.RestoreTable) (int, error) {
-	progress := func(n int64) {
-		d := p.done.Add(n)
-		if p.req.Progress != nil {
-			p.req.Progress(d, p.total)
-		}
-	}
-	n, issue, err := ses.load(ctx, p.target, t, p.script.columns[t.File], progress)
-	switch {
-	case err != nil:
-		return 0, err
-	case issue == nil:
-		p.rows.Add(n)
-		p.loaded.Add(1)
-	case !p.req.ContinueOnError:
-		return 0, &engine.RestoreError{Issue: *issue}
-	default:
-		p.rec.add(*issue)
-	}
-	if !ses.held {
-		return 0, nil
-	}
-	key := t.Schema + "." + t.Name
-	p.mu.Lock()
-	builds := p.waiting[key]
-	delete(p.waiting, key)
-	p.mu.Unlock()
-	x := &executor{conn: ses.conn, cont: p.req.ContinueOnError, rec: p.rec}
-	for _, j := range builds {
-		for _, st := range j.stmts {
-			if err := x.exec(ctx, st.Entry.String(), st.SQL); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return len(builds), nil
-}
-
-// commitHeld commits a held session once every load is done and the
-// archive is verified.
-func (p *pipeline) commitHeld(ctx context.Context, ses *session) error {
-	if !ses.held {
-		return nil
-	}
-	for {
-		p.mu.Lock()
-		loading, wake := p.loading, p.wake
-		p.mu.Unlock()
-		if loading == 0 {
-			break
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return ses.commit(ctx, p.verify)
 }
 
 // run executes one job's statements, each in its own transaction. A
