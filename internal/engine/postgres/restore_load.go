@@ -131,18 +131,20 @@ func (p *pipeline) load(ctx context.Context, ses *session, t engine.RestoreTable
 	var err error
 	striped := stripeable(p.req, t, p.total, max(1, p.req.Workers))
 	if striped {
-		st := newStripe(t, nil, max(1, p.req.Workers))
-		p.mu.Lock()
-		// Each other worker may join once (the owner is lane 0).
-		for range max(1, p.req.Workers) - 1 {
-			p.stripes = append(p.stripes, st)
-		}
-		p.wakeAll()
-		p.mu.Unlock()
-		n, issue, err = ses.loadStriped(ctx, p.target, t, p.script.columns[t.File], st, progress)
-		p.mu.Lock()
-		p.stripes = slices.DeleteFunc(p.stripes, func(x *stripe) bool { return x == st })
-		p.mu.Unlock()
+		n, issue, err = ses.loadStriped(ctx, p.target, t, p.script.columns[t.File], progress, func(st *stripe) func() {
+			p.mu.Lock()
+			// Each other worker may join once (the owner is lane 0).
+			for range max(1, p.req.Workers) - 1 {
+				p.stripes = append(p.stripes, st)
+			}
+			p.wakeAll()
+			p.mu.Unlock()
+			return func() {
+				p.mu.Lock()
+				p.stripes = slices.DeleteFunc(p.stripes, func(x *stripe) bool { return x == st })
+				p.mu.Unlock()
+			}
+		})
 	} else {
 		n, issue, err = ses.load(ctx, p.target, t, p.script.columns[t.File], progress)
 	}

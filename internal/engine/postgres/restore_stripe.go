@@ -24,11 +24,6 @@ import (
 // insert into it; FREEZE needs the one that truncated it), and its indexes
 // are built once every session loading it has committed.
 
-// stripeChunk is the size of the chunks handed to the lanes: small enough
-// that the lanes share the table evenly to its end, large enough that
-// handing them over costs nothing.
-const stripeChunk = 1 << 20
-
 // minStripeBytes is the smallest table worth striping. A variable for tests.
 var minStripeBytes int64 = 64 << 20
 
@@ -40,55 +35,56 @@ func stripeable(req engine.RestoreRequest, t engine.RestoreTable, total int64, w
 	return workers > 1 && !req.ContinueOnError && t.Bytes >= minStripeBytes && t.Bytes > total/int64(workers)
 }
 
-// chunk is a part of the COPY text. more means that it ends inside a row,
-// which the next chunk (sent to the same lane) continues.
-type chunk struct {
-	b    []byte
-	more bool
-}
-
-// stripe fans one source out to lanes, cutting only after a newline (in
-// COPY text a raw newline only ever ends a row; newlines in values are
-// escaped).
+// stripe shares one source among lanes, each the reader of one session's
+// COPY. A lane reads straight into its COPY's buffer, holding the source
+// while it reads; it hands the source on only between rows (in COPY text a
+// raw newline only ever ends a row; newlines in values are escaped), and
+// what it read past its last newline goes to the next lane first. So no
+// row is split between lanes, nothing is copied but the few bytes of a
+// row's beginning, and the source is read once, in order.
 type stripe struct {
 	t     engine.RestoreTable
 	src   io.Reader
-	ready chan *lane  // lanes asking for their next chunk
-	free  chan []byte // buffers the lanes are done with
-	stop  chan struct{}
-	ended chan struct{} // closed when the source is read to its end or failed
-	once  sync.Once
-	err   error // the source's error, or the first lane's (set before stop or ended close)
+	token chan struct{} // the source: held by the lane reading it
+	stop  chan struct{} // closed on failure
+	carry []byte        // read past the last row boundary: the next lane's first bytes (token holder only)
 
 	mu     sync.Mutex
+	eof    bool
+	err    error // a failure of the source, of a lane or the context: the first one
+	joined int
 	lanes  sync.WaitGroup
 	rows   atomic.Int64
-	open   bool // lanes may still join
-	joined int
 }
 
-func newStripe(t engine.RestoreTable, src io.Reader, lanes int) *stripe {
-	s := &stripe{t: t, src: src, ready: make(chan *lane), free: make(chan []byte, 2*lanes+1),
-		stop: make(chan struct{}), ended: make(chan struct{}), open: true}
-	for range cap(s.free) {
-		s.free <- make([]byte, stripeChunk)
-	}
+func newStripe(t engine.RestoreTable, src io.Reader) *stripe {
+	s := &stripe{t: t, src: src, token: make(chan struct{}, 1), stop: make(chan struct{})}
+	s.token <- struct{}{}
 	return s
 }
 
 // fail stops the stripe with err (the first error wins).
 func (s *stripe) fail(err error) {
-	s.once.Do(func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
 		s.err = err
 		close(s.stop)
-	})
+	}
 }
 
-// join adds a lane, or returns nil when the stripe no longer takes any.
+func (s *stripe) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// join adds a lane, or returns nil when the source is read to its end (or
+// failed): there is nothing left to share.
 func (s *stripe) join() *lane {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.open {
+	if s.eof || s.err != nil {
 		return nil
 	}
 	s.lanes.Add(1)
@@ -96,148 +92,79 @@ func (s *stripe) join() *lane {
 	if s.joined > 1 && joinHook != nil {
 		joinHook()
 	}
-	return &lane{s: s, ch: make(chan chunk, 1)}
-}
-
-// dispatch reads the source and hands it out: a chunk ending with a whole
-// row goes to whichever lane asks first, a row's continuation to the lane
-// that has its beginning. It returns when the source is exhausted (or
-// failed, or the stripe stopped), after which no lane joins.
-func (s *stripe) dispatch() {
-	defer func() {
-		s.mu.Lock()
-		s.open = false
-		s.mu.Unlock()
-		close(s.ended)
-	}()
-	var (
-		cur  *lane // the lane receiving a row not yet ended
-		buf  []byte
-		fill int
-	)
-	take := func() bool {
-		select {
-		case buf = <-s.free:
-			return true
-		case <-s.stop:
-			return false
-		}
-	}
-	send := func(c chunk) bool {
-		if cur == nil {
-			select {
-			case cur = <-s.ready:
-			case <-s.stop:
-				return false
-			}
-		}
-		cur.ch <- c // a lane takes its chunk before it asks again: never blocks
-		if !c.more {
-			cur = nil
-		}
-		return true
-	}
-	if !take() {
-		return
-	}
-	for {
-		n, err := io.ReadFull(s.src, buf[fill:])
-		fill += n
-		eof := err == io.EOF || err == io.ErrUnexpectedEOF
-		if err != nil && !eof {
-			s.fail(&sourceError{file: s.t.File, err: err})
-			return
-		}
-		if eof {
-			if fill > 0 {
-				send(chunk{b: buf[:fill]})
-			}
-			return
-		}
-		cut := bytes.LastIndexByte(buf, '\n') + 1
-		if cut == 0 { // one row fills the chunk: it goes on in the next
-			if !send(chunk{b: buf, more: true}) {
-				return
-			}
-			if !take() {
-				return
-			}
-			fill = 0
-			continue
-		}
-		full := buf
-		if !take() {
-			return
-		}
-		fill = copy(buf, full[cut:]) // the next row's beginning
-		if !send(chunk{b: full[:cut]}) {
-			return
-		}
-	}
+	return &lane{s: s}
 }
 
 // lane is one session's COPY stream of a striped table.
 type lane struct {
-	s   *stripe
-	ch  chan chunk
-	cur chunk
-	off int
-	got bool // the current chunk has been taken
+	s       *stripe
+	holding bool // this lane holds the source: it is in the middle of a row
 }
 
-// Read implements io.Reader for the lane's COPY.
+// Read implements io.Reader for the lane's COPY: whole rows, but for a row
+// longer than p, which the lane then goes on with.
 func (l *lane) Read(p []byte) (int, error) {
-	for l.off == len(l.cur.b) {
-		if l.got {
-			l.s.free <- l.cur.b[:cap(l.cur.b)]
-			l.got = false
-		}
-		if !l.cur.more {
-			// Between rows: ask for a chunk, unless the source is done.
-			select {
-			case l.s.ready <- l:
-			case <-l.s.ended:
-				return 0, l.s.endErr()
-			case <-l.s.stop:
-				return 0, l.s.endErr()
-			}
-		}
+	s := l.s
+	if !l.holding {
 		select {
-		case c := <-l.ch:
-			l.cur, l.off, l.got = c, 0, true
-		case <-l.s.stop:
-			return 0, l.s.endErr()
-		case <-l.s.ended:
-			// The chunk sent before the end, if any, is still there.
-			select {
-			case c := <-l.ch:
-				l.cur, l.off, l.got = c, 0, true
-			default:
-				return 0, l.s.endErr()
-			}
+		case <-s.token:
+			l.holding = true
+		case <-s.stop:
+			return 0, s.failed()
 		}
 	}
-	n := copy(p, l.cur.b[l.off:])
-	l.off += n
-	return n, nil
+	n, err := l.read(p)
+	if l.holding && (err != nil || n == 0 || p[n-1] == '\n' || s.atEOF()) {
+		l.holding = false
+		s.token <- struct{}{}
+	}
+	return n, err
 }
 
-func (s *stripe) stopped() bool {
-	select {
-	case <-s.stop:
-		return true
-	default:
-		return false
+// read fills p from the carry and the source (the lane holds the source)
+// and cuts it after its last newline.
+func (l *lane) read(p []byte) (int, error) {
+	s := l.s
+	if err := s.failed(); err != nil {
+		return 0, err
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := copy(p, s.carry)
+	rest := s.carry[n:]
+	if len(rest) == 0 && !s.atEOF() {
+		m, err := io.ReadFull(s.src, p[n:])
+		n += m
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			s.mu.Lock()
+			s.eof = true
+			s.mu.Unlock()
+		case err != nil:
+			s.fail(&sourceError{file: s.t.File, err: err})
+			return 0, s.failed()
+		}
+	}
+	s.carry = rest
+	if len(rest) == 0 && s.atEOF() { // the last bytes, whole
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+	i := bytes.LastIndexByte(p[:n], '\n')
+	if i < 0 || i+1 == n { // the middle of a row (the lane goes on with it), or whole rows
+		return n, nil
+	}
+	s.carry = append(append(make([]byte, 0, n-i-1+len(rest)), p[i+1:n]...), rest...)
+	return i + 1, nil
 }
 
-func (s *stripe) endErr() error {
-	select {
-	case <-s.stop:
-		return s.err
-	default:
-		return io.EOF
-	}
+func (s *stripe) atEOF() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eof
 }
 
 // done records a lane's end.
@@ -267,9 +194,9 @@ func (s *session) loadLane(ctx context.Context, schema string, t engine.RestoreT
 	sql += " FROM STDIN"
 	tag, err := s.conn.PgConn().CopyFrom(ctx, l, sql)
 	if err != nil {
-		if l.s.stopped() { // the cause is elsewhere: the source, another lane, the context
+		if cause := l.s.failed(); cause != nil { // the source, another lane, the context
 			l.done(0, nil)
-			return l.s.err
+			return cause
 		}
 		err = failure(ctx, "TABLE "+schema+"."+t.Name, "COPY "+quoteIdent(schema, t.Name)+" FROM "+t.File, err)
 		l.done(0, err)
@@ -280,26 +207,27 @@ func (s *session) loadLane(ctx context.Context, schema string, t engine.RestoreT
 }
 
 // loadStriped is the load of a striped table by the worker that picked it:
-// it reads the source, takes the first lane, and waits for the lanes other
-// workers joined. It returns the rows loaded, or the first failure.
+// it opens the source, shares it (share makes it joinable by the other
+// workers until the returned function is called), takes the first lane,
+// and waits for the lanes the others joined. It returns the rows loaded,
+// or the first failure.
 func (s *session) loadStriped(ctx context.Context, schema string, t engine.RestoreTable, cols []string,
-	st *stripe, progress func(int64)) (int64, *engine.RestoreIssue, error) {
+	progress func(int64), share func(*stripe) (unshare func())) (int64, *engine.RestoreIssue, error) {
 	src, err := s.open(ctx, t)
 	if err != nil {
 		return 0, nil, &sourceError{file: t.File, err: err}
 	}
 	defer src.Close()
 	start := time.Now()
-	st.src = &sourceReader{r: src, report: progress}
+	st := newStripe(t, &sourceReader{r: src, report: progress})
+	defer share(st)()
 	// A canceled restore stops the stripe: nothing may wait for it.
 	defer context.AfterFunc(ctx, func() { st.fail(ctx.Err()) })()
 	first := st.join()
-	go st.dispatch()
 	_ = s.loadLane(ctx, schema, t, cols, first) // a failure stops the stripe
-	<-st.ended
 	st.lanes.Wait()
-	if st.stopped() {
-		return 0, nil, st.err
+	if err := st.failed(); err != nil {
+		return 0, nil, err
 	}
 	loggerFrom(ctx).Info("table loaded by several sessions", "table", schema+"."+t.Name, "sessions", st.joined,
 		"seconds", time.Since(start).Seconds())

@@ -14,30 +14,29 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/engine"
 )
 
-// stripeRows makes COPY text rows: mostly short, some longer than a
-// chunk (a row then spans chunks and must reach one lane whole).
+// stripeRows makes COPY text rows: mostly short, some longer than a COPY
+// buffer (64 KiB; such a row spans reads and must reach one lane whole).
 func stripeRows(n int, seed uint64) []string {
 	rnd := rand.New(rand.NewPCG(seed, 1))
 	rows := make([]string, n)
 	for i := range rows {
 		size := 10 + rnd.IntN(300)
 		if rnd.IntN(500) == 0 {
-			size = stripeChunk + rnd.IntN(2*stripeChunk)
+			size = 64<<10 + rnd.IntN(300<<10)
 		}
 		rows[i] = fmt.Sprintf("%d\t%s\n", i, strings.Repeat("x", size))
 	}
 	return rows
 }
 
-// runStripe reads src through a stripe with the given lanes (the first
-// joins at once, the others a little later) and returns each lane's text.
+// runStripe reads src through a stripe with the given lanes (reading like
+// pgx's COPY, 64 KiB at a time) and returns each lane's text.
 func runStripe(t *testing.T, src io.Reader, lanes int) ([]string, error) {
 	t.Helper()
-	st := newStripe(engine.RestoreTable{File: "t.hubble"}, src, lanes)
+	st := newStripe(engine.RestoreTable{File: "t.hubble"}, src)
 	out := make([]string, lanes)
 	errs := make([]error, lanes)
 	var wg sync.WaitGroup
-	started := make(chan struct{})
 	for i := range lanes {
 		l := st.join()
 		if l == nil {
@@ -46,20 +45,24 @@ func runStripe(t *testing.T, src io.Reader, lanes int) ([]string, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if i > 0 {
-				<-started
+			var b bytes.Buffer
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := l.Read(buf)
+				b.Write(buf[:n])
+				if err != nil {
+					if err != io.EOF {
+						errs[i] = err
+					}
+					break
+				}
 			}
-			b, err := io.ReadAll(l)
-			out[i], errs[i] = string(b), err
-			l.done(0, err)
+			out[i] = b.String()
+			l.done(0, errs[i])
 		}()
 	}
-	go func() {
-		close(started)
-		st.dispatch()
-	}()
 	wg.Wait()
-	<-st.ended
+	st.lanes.Wait()
 	return out, errors.Join(errs...)
 }
 
@@ -136,19 +139,20 @@ func TestStripe_SourceFailure(t *testing.T) {
 }
 
 func TestStripe_LaneFailureStopsTheOthers(t *testing.T) {
-	st := newStripe(engine.RestoreTable{File: "t.hubble"}, bytes.NewReader(bytes.Repeat([]byte("row\n"), 4<<20)), 2)
+	st := newStripe(engine.RestoreTable{File: "t.hubble"}, bytes.NewReader(bytes.Repeat([]byte("a long row without its end"), 1<<20)))
 	a, b := st.join(), st.join()
-	go st.dispatch()
 	buf := make([]byte, 100)
-	if _, err := a.Read(buf); err != nil {
+	if _, err := a.Read(buf); err != nil { // a is now in the middle of a row: b waits for it
 		t.Fatal(err)
 	}
 	boom := errors.New("server went away")
-	a.done(0, boom) // lane a's COPY failed
+	go a.done(0, boom) // a's COPY failed
 	_, err := io.ReadAll(b)
 	if !errors.Is(err, boom) {
 		t.Errorf("the other lane ended with %v, want %v", err, boom)
 	}
 	b.done(0, nil)
-	<-st.ended
+	if st.join() != nil {
+		t.Error("a failed stripe took another lane")
+	}
 }
