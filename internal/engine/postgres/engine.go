@@ -53,6 +53,10 @@ type Engine struct {
 
 	mu      sync.Mutex
 	binDirs map[int]string // server major -> resolved tool directory
+
+	// beforeChange, set by tests, runs when a restore has planned and not
+	// yet changed anything.
+	beforeChange func(context.Context)
 }
 
 var _ engine.Engine = (*Engine)(nil)

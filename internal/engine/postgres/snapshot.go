@@ -27,6 +27,7 @@ type Snapshot struct {
 	tables     []engine.Table
 	sequences  []sequenceValue
 	matviews   []string
+	requires   []requirement
 	ddl        schemaDDL
 
 	// pool holds one entry per worker; nil is a worker that has to be
@@ -102,6 +103,9 @@ func (e *Engine) openSnapshot(ctx context.Context, schema string, workers int) (
 		return nil, err
 	}
 	if s.matviews, err = matviewRefreshOrder(ctx, s.coordTx, schema); err != nil {
+		return nil, err
+	}
+	if s.requires, err = externalRequirements(ctx, s.coordTx, schema); err != nil {
 		return nil, err
 	}
 	// DDL while the snapshot is fresh, before any data is read.
@@ -191,7 +195,17 @@ func (s *Snapshot) CopyOut(ctx context.Context, t engine.Table, w io.Writer) (in
 }
 
 func copyToSQL(t engine.Table) string {
-	return "COPY " + quoteIdent(t.Schema, t.Name) + " (" + columnList(t.Columns) + ") TO STDOUT"
+	return "COPY " + quoteIdent(t.Schema, t.Name) + columnClause(t.Columns) + " TO STDOUT"
+}
+
+// columnClause is " (a, b)", or "" for a table without columns (CREATE
+// TABLE t (), or every column dropped): "()" is a syntax error, and COPY
+// without a list still carries such a table's rows, as empty lines.
+func columnClause(cols []string) string {
+	if len(cols) == 0 {
+		return ""
+	}
+	return " (" + columnList(cols) + ")"
 }
 
 func columnList(cols []string) string {
