@@ -209,4 +209,3 @@ func (s *Schema) Compare(target *Schema) []Difference {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
-
