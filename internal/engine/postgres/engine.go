@@ -54,9 +54,9 @@ type Engine struct {
 	mu      sync.Mutex
 	binDirs map[int]string // server major -> resolved tool directory
 
-	// beforeChange, set by tests, runs when a restore has planned and not
-	// yet changed anything.
-	beforeChange func(context.Context)
+	// Set by tests: beforeChange runs when a restore has planned and not
+	// yet changed anything, beforeUndo when a failed restore starts its undo.
+	beforeChange, beforeUndo func(context.Context)
 }
 
 var _ engine.Engine = (*Engine)(nil)

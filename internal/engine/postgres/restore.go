@@ -82,7 +82,7 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 	if err != nil {
 		return res, err
 	}
-	u := &undoPlan{schema: target, before: before}
+	u := &undoPlan{schema: target, before: before, lockTimeout: e.cfg.LockTimeout}
 	if len(conflicts) > 0 {
 		u.hold = "hubble_restore_hold_" + randomHex(6)
 	}
@@ -99,6 +99,9 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 			var cancel context.CancelFunc
 			uctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 			defer cancel()
+		}
+		if e.beforeUndo != nil {
+			e.beforeUndo(uctx)
 		}
 		notUndone, uerr := undoRestore(uctx, conn, u)
 		res.NotUndone = notUndone

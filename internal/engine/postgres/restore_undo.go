@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -122,6 +123,9 @@ type undoPlan struct {
 	held    []conflict   // the relations set aside
 	roles   []string     // roles the restore created
 	changed bool         // step 1 committed (or an entry ended its transaction)
+	// lockTimeout bounds each wait for a lock: an object another session
+	// holds is reported, not waited for.
+	lockTimeout time.Duration
 
 	rolesLeft []string // filled in: the created roles the undo could not drop
 }
@@ -129,16 +133,12 @@ type undoPlan struct {
 // undoRestore brings the target back. It returns the objects it could not
 // remove (or put back), by name.
 func undoRestore(ctx context.Context, conn *pgx.Conn, u *undoPlan) (notUndone []string, err error) {
+	if err := execConn(ctx, conn, fmt.Sprintf("SET lock_timeout = %d", u.lockTimeout.Milliseconds())); err != nil {
+		return nil, err
+	}
 	if u.before == nil {
 		if err := execConn(ctx, conn, "DROP SCHEMA IF EXISTS "+quoteIdent(u.schema)+" CASCADE"); err != nil {
-			return nil, fmt.Errorf("drop schema %q: %w", u.schema, err)
-		}
-		var exists bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)", u.schema).Scan(&exists); err != nil {
-			return nil, err
-		}
-		if exists {
-			notUndone = append(notUndone, "schema "+u.schema)
+			notUndone = append(notUndone, "schema "+u.schema+": "+reasonOf(err))
 		}
 	} else {
 		if notUndone, err = undoInSchema(ctx, conn, u); err != nil {
