@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN     := bin/hubble-applianceapi
 NFPM    := go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 
-.PHONY: help build test lint bench bench-smoke demo deb fuzz clean
+.PHONY: help build test lint bench bench-smoke demo demo-stop deb fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,8 +30,11 @@ bench: build ## backup/restore vs pg_dump -Fd -j2 / pg_restore -j2 on a ~1 GB da
 bench-smoke: build ## a small run of the benchmark (what CI runs)
 	go run ./tools/bench --bin $(BIN) --size-mb 20 --dir $$(mktemp -d) --cleanup
 
-demo: build ## start the service on a local demo database (see README)
+demo: build ## start the service on a local demo database (see README; DEMO_PORT, DEMO_PG_PORT)
 	bash scripts/demo.sh
+
+demo-stop: ## stop the demo's PostgreSQL if it was left running (DEMO_DIR, default .demo)
+	go run ./tools/devcluster stop --dir $${DEMO_DIR:-.demo}/pg
 
 deb: build ## build the Debian package into dist/
 	mkdir -p dist
