@@ -86,6 +86,14 @@ func TestRestorer_Run_ExistingSchema(t *testing.T) {
 			}
 			return pgtest.Exec(ctx, dst, "INSERT INTO hubble.activity_log (message) VALUES ('replaced')")
 		}, true, ""},
+		{"non-empty conflicting tables, views on them named like the archive's, with --clean", func(ctx context.Context, dst string) error {
+			if err := pgtest.CreateActivityTables(ctx, dst, "hubble"); err != nil {
+				return err
+			}
+			return pgtest.Exec(ctx, dst, `INSERT INTO hubble.activity (name) VALUES ('replaced');
+				CREATE VIEW hubble.v_activity_overview AS SELECT id FROM hubble.activity;
+				CREATE VIEW hubble.v_mine AS SELECT id FROM hubble.v_activity_overview`)
+		}, true, ""},
 		{"empty table a view depends on", func(ctx context.Context, dst string) error {
 			if err := pgtest.CreateActivityTables(ctx, dst, "hubble"); err != nil {
 				return err

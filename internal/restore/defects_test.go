@@ -229,39 +229,54 @@ func TestRestorer_Run_UndoIsTrue(t *testing.T) {
 	// The role exists in the source's cluster only: the restore creates it.
 	mustExec(t, src, "DROP OWNED BY undo_reader; DROP ROLE undo_reader")
 
-	dst := pgtest.NewDB(t)
-	mustExec(t, dst, `CREATE SCHEMA app; COMMENT ON SCHEMA app IS 'the target''s own';
+	const target = `CREATE SCHEMA app; COMMENT ON SCHEMA app IS 'the target''s own';
 		CREATE TABLE app.activity (id int, note text);
 		CREATE TABLE app.keep_me (a int); INSERT INTO app.keep_me VALUES (1), (2);
 		CREATE FUNCTION app.keep_fn() RETURNS int LANGUAGE sql RETURN 1;
 		CREATE VIEW app.keep_v AS SELECT a FROM app.keep_me;
 		CREATE SEQUENCE app.keep_seq;
-		ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON SEQUENCES TO PUBLIC`)
-	ctx := testCtx(t)
-	before, err := pgtest.TakeSchema(ctx, dst, "app")
-	if err != nil {
-		t.Fatal(err)
+		ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON SEQUENCES TO PUBLIC`
+	tests := []struct {
+		name, prepare string
+		clean         bool
+	}{
+		{"empty conflicting table", target, false},
+		{"non-empty conflicting table and views on it, --clean", target + `;
+			INSERT INTO app.activity VALUES (7, 'kept'); CREATE VIEW app.v AS SELECT id FROM app.activity;
+			CREATE VIEW app.v_on_v AS SELECT id FROM app.v`, true},
 	}
-	f := newFixture(t, dst, arch)
-	res, err := f.run(t)
-	var re *engine.RestoreError
-	if !errors.As(err, &re) || re.Issue.Object != "MATERIALIZED VIEW app.ratio" || !strings.Contains(re.Issue.Reason, "division by zero") {
-		t.Fatalf("Run() error = %v, want the refresh of app.ratio to fail", err)
-	}
-	if !strings.Contains(f.out.String(), "what it had created was removed, a retry starts clean") || len(res.Database.NotUndone) > 0 {
-		t.Errorf("summary / not undone %q:\n%s", res.Database.NotUndone, f.out.String())
-	}
-	after, err := pgtest.TakeSchema(ctx, dst, "app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range before.Compare(after) {
-		t.Errorf("not undone: %s\n%s", d.Name, cmp.Diff(d.Source, d.Target))
-	}
-	if n := mustQueryInt(t, dst, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'hubble_restore_%'"); n != 0 {
-		t.Errorf("%d holding schemas left", n)
-	}
-	if n := mustQueryInt(t, dst, "SELECT count(*) FROM pg_roles WHERE rolname = 'undo_reader'"); n != 0 {
-		t.Errorf("the role the restore created is still there")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := pgtest.NewDB(t)
+			mustExec(t, dst, tt.prepare)
+			ctx := testCtx(t)
+			before, err := pgtest.TakeSchema(ctx, dst, "app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t, dst, arch)
+			f.opts.Clean = tt.clean
+			res, err := f.run(t)
+			var re *engine.RestoreError
+			if !errors.As(err, &re) || re.Issue.Object != "MATERIALIZED VIEW app.ratio" || !strings.Contains(re.Issue.Reason, "division by zero") {
+				t.Fatalf("Run() error = %v, want the refresh of app.ratio to fail", err)
+			}
+			if !strings.Contains(f.out.String(), "what it had created was removed, a retry starts clean") || len(res.Database.NotUndone) > 0 {
+				t.Errorf("summary / not undone %q:\n%s", res.Database.NotUndone, f.out.String())
+			}
+			after, err := pgtest.TakeSchema(ctx, dst, "app")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range before.Compare(after) {
+				t.Errorf("not undone: %s\n%s", d.Name, cmp.Diff(d.Source, d.Target))
+			}
+			if n := mustQueryInt(t, dst, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'hubble_restore_%'"); n != 0 {
+				t.Errorf("%d holding schemas left", n)
+			}
+			if n := mustQueryInt(t, dst, "SELECT count(*) FROM pg_roles WHERE rolname = 'undo_reader'"); n != 0 {
+				t.Errorf("the role the restore created is still there")
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hubble/hubble-applianceapi/internal/engine"
+	"github.com/jackc/pgx/v5"
 )
 
 // Restore restores an extracted archive into the target schema. Design
@@ -282,16 +283,59 @@ func (e *Engine) setAside(ctx context.Context, x *executor, req engine.RestoreRe
 	if err := x.must(ctx, "SCHEMA "+u.hold, "CREATE SCHEMA "+quoteIdent(u.hold)); err != nil {
 		return err
 	}
-	for _, c := range now {
-		sql := "ALTER " + relkindKeyword[c.relkind] + " " + quoteIdent(schema, c.name) + " SET SCHEMA " + quoteIdent(u.hold)
-		if err := x.must(ctx, "TABLE "+c.Table, sql); err != nil {
-			return err
-		}
+	oids := make([]uint32, len(now))
+	for i, c := range now {
+		oids[i] = c.oid
 		res.Dropped = append(res.Dropped, c.Table)
 		res.Dropped = append(res.Dropped, c.Dependents...)
 	}
+	if req.Clean {
+		// The schema's views built on them (what --clean replaces with
+		// them) go aside too: the archive may define the same names.
+		views, err := dependentViews(ctx, x.conn, schema, oids)
+		if err != nil {
+			return err
+		}
+		for _, v := range views {
+			v.Table = quoteIdent(u.schema, v.name)
+			now = append(now, v)
+		}
+	}
+	for _, c := range now {
+		sql := "ALTER " + relkindKeyword[c.relkind] + " " + quoteIdent(schema, c.name) + " SET SCHEMA " + quoteIdent(u.hold)
+		if err := x.must(ctx, relkindKeyword[c.relkind]+" "+quoteIdent(u.schema, c.name), sql); err != nil {
+			return err
+		}
+	}
 	u.held = now
 	return x.must(ctx, "SCHEMA "+u.schema, "SET LOCAL lock_timeout = 0")
+}
+
+// dependentViews lists the views and materialized views of schema that
+// read the relations oids, directly or through one another.
+func dependentViews(ctx context.Context, q querier, schema string, oids []uint32) ([]conflict, error) {
+	rows, err := q.Query(ctx, `WITH RECURSIVE reads(oid) AS (
+			SELECT unnest($1::oid[])
+			UNION
+			SELECT r.ev_class FROM pg_catalog.pg_depend d
+			JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid
+			JOIN reads ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = reads.oid
+			WHERE r.ev_class <> reads.oid)
+		SELECT c.oid, c.relname, c.relkind::text FROM reads JOIN pg_catalog.pg_class c ON c.oid = reads.oid
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $2 AND c.relkind IN ('v', 'm') AND c.oid <> ALL ($1::oid[]) ORDER BY 2`, oids, schema)
+	if err != nil {
+		return nil, fmt.Errorf("look up views built on the conflicting tables: %w", err)
+	}
+	views, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (conflict, error) {
+		var c conflict
+		err := row.Scan(&c.oid, &c.name, &c.relkind)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up views built on the conflicting tables: %w", err)
+	}
+	return views, nil
 }
 
 // finishObjects is step 3 (or its serial part): post, then the sequences
