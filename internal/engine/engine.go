@@ -132,14 +132,14 @@ type RestorePlan struct {
 	SchemaExists bool
 	Conflicts    []RestoreConflict
 	MissingRoles []string // roles the archive's objects name that the target lacks
-	// MissingObjects names the objects of other schemas (tables the
+	// MissingObjects names the objects outside the schema (tables the
 	// replication tasks create, extensions, access methods, ...) that the
 	// archive's objects need and the target lacks; the restore stops before
 	// any change while there are any. Empty for archives that do not list
 	// what they need.
 	MissingObjects []string
 	// ObjectsChecked is false for an archive that does not list the
-	// objects of other schemas it needs (written by an older release).
+	// objects outside the schema it needs (written by an older release).
 	ObjectsChecked bool
 	// FunctionsNamingSchema lists functions whose bodies name the source
 	// schema (not rewritten when restoring under another name).

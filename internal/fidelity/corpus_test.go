@@ -63,7 +63,7 @@ var accepted = map[string]string{
 const inheritedLater = "an inheritance child whose columns came in another order than INHERITS gives: " +
 	"restored with the same columns and values in the parents-first order"
 
-// outsideObjects are the objects of other schemas that public's objects
+// outsideObjects are the objects outside the schema that public's objects
 // need: an empty database lacks them, and copy.in and restore must say so
 // before any change.
 var outsideObjects = []string{"access method heap2", "transform for integer on language sql"}
@@ -173,7 +173,7 @@ func TestCorpus(t *testing.T) {
 			t.Fatalf("restore --dry-run: %v", err)
 		}
 		if diff := cmp.Diff(outsideObjects, res.Plan.MissingObjects); diff != "" {
-			t.Errorf("objects of other schemas the plan names (-want +got):\n%s\n%s", diff, out)
+			t.Errorf("objects outside the schema the plan names (-want +got):\n%s\n%s", diff, out)
 		}
 		if _, out, err := runRestore(t, ctx, arch, dst, false); err == nil || !strings.Contains(out, strings.Join(outsideObjects, ", ")) {
 			t.Errorf("restore into an empty database: %v\n%s", err, out)
@@ -182,7 +182,7 @@ func TestCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code == 0 || !strings.Contains(out, "ERROR:  this schema needs objects of other schemas that the database lacks: "+strings.Join(outsideObjects, ", ")) {
+		if code == 0 || !strings.Contains(out, "ERROR:  the schema needs objects outside it that the database lacks: "+strings.Join(outsideObjects, ", ")) {
 			t.Errorf("psql -f copy.in into an empty database: exit %d\n%s", code, grepErrors(out))
 		}
 		empty, err := pgtest.TakeSchema(ctx, dst, "public")

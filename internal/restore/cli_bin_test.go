@@ -107,7 +107,7 @@ func TestCLI_Restore_ExitCodes(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, "table erp.gl_account") || !strings.Contains(out, "1 errors") {
 			t.Fatalf("exit %d, want 1 naming the missing table", code)
 		}
-		if o := readFile(t, filepath.Join(logDir, "restore_output.txt")); !strings.Contains(o, "needs objects of other schemas that the target lacks: table erp.gl_account") {
+		if o := readFile(t, filepath.Join(logDir, "restore_output.txt")); !strings.Contains(o, "needs objects outside the schema that the target lacks: table erp.gl_account") {
 			t.Errorf("restore_output.txt:\n%s", o)
 		}
 	})

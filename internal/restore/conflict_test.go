@@ -207,7 +207,7 @@ func TestRestorer_Run_MissingERP(t *testing.T) {
 		if !errors.Is(err, restore.ErrRestoredWithErrors) {
 			t.Fatalf("Run() error = %v, want ErrRestoredWithErrors", err)
 		}
-		for _, s := range []string{"SCHEMA hubble: needs objects of other schemas that the target lacks: " + missing,
+		for _, s := range []string{"SCHEMA hubble: needs objects outside the schema that the target lacks: " + missing,
 			"VIEW hubble.v_gl_budget_named: relation \"erp.gl_account\" does not exist"} {
 			if !strings.Contains(f.out.String(), s) {
 				t.Errorf("summary does not say %q", s)

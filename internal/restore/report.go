@@ -123,15 +123,15 @@ func printPlan(w io.Writer, o Options, m *archive.Manifest, p engine.RestorePlan
 	}
 	switch {
 	case len(p.MissingObjects) > 0:
-		fmt.Fprintf(w, "Objects of other schemas the archive's objects need, missing in the target: %d\n", len(p.MissingObjects))
+		fmt.Fprintf(w, "Objects outside the schema the archive's objects need, missing in the target: %d\n", len(p.MissingObjects))
 		for _, m := range p.MissingObjects {
 			fmt.Fprintf(w, "  %s\n", m)
 		}
 		fmt.Fprintln(w, "The restore would stop before any change: create them first (on an appliance: re-run the replication tasks).")
 	case p.ObjectsChecked:
-		fmt.Fprintln(w, "Objects of other schemas the archive's objects need: all present")
+		fmt.Fprintln(w, "Objects outside the schema the archive's objects need: all present")
 	default:
-		fmt.Fprintln(w, "Objects of other schemas the archive's objects need: not listed in this archive (made by an older release)")
+		fmt.Fprintln(w, "Objects outside the schema the archive's objects need: not listed in this archive (made by an older release)")
 	}
 	if len(p.MissingRoles) > 0 {
 		fmt.Fprintf(w, "Roles to create (NOLOGIN): %s\n", strings.Join(p.MissingRoles, ", "))

@@ -97,7 +97,7 @@ ORDER BY n.objsubid <> 0, 4`
 func externalRequirements(ctx context.Context, q querier, schema string) ([]requirement, error) {
 	rows, err := q.Query(ctx, requirementsSQL, schema)
 	if err != nil {
-		return nil, fmt.Errorf("list objects of other schemas that schema %q needs: %w", schema, err)
+		return nil, fmt.Errorf("list objects outside schema %q that it needs: %w", schema, err)
 	}
 	reqs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (requirement, error) {
 		var r requirement
@@ -105,7 +105,7 @@ func externalRequirements(ctx context.Context, q querier, schema string) ([]requ
 		return r, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list objects of other schemas that schema %q needs: %w", schema, err)
+		return nil, fmt.Errorf("list objects outside schema %q that it needs: %w", schema, err)
 	}
 	return reqs, nil
 }
@@ -137,7 +137,7 @@ func missingRequirements(ctx context.Context, q querier, reqs []requirement) ([]
 
 // requiresMarker heads copy.in's check of the requirements; the line after
 // the marker that starts with "[" is their JSON list.
-const requiresMarker = "-- Objects of other schemas this schema needs, checked before any change."
+const requiresMarker = "-- Objects outside the schema that its objects need, checked before any change."
 
 // writeRequiresCheck writes copy.in's check: a DO block that looks every
 // requirement up and, if any is missing, fails naming them all (psql then
@@ -172,7 +172,7 @@ $json$::pg_catalog.json) AS x(type text, names text[], args text[], identity tex
 		END;
 	END LOOP;
 	IF pg_catalog.cardinality(missing) > 0 THEN
-		RAISE EXCEPTION 'this schema needs objects of other schemas that the database lacks: %',
+		RAISE EXCEPTION 'the schema needs objects outside it that the database lacks: %',
 			pg_catalog.array_to_string(missing, ', ')
 			USING HINT = 'Nothing was changed. Create them first (on an appliance: re-run the replication tasks), then run copy.in again.';
 	END IF;
@@ -185,7 +185,7 @@ $hubble_requires$;
 func parseRequires(line string) ([]requirement, error) {
 	reqs := []requirement{}
 	if err := json.Unmarshal([]byte(line), &reqs); err != nil {
-		return nil, fmt.Errorf("read the objects of other schemas the schema needs: %w", err)
+		return nil, fmt.Errorf("read the objects outside the schema that it needs: %w", err)
 	}
 	return reqs, nil
 }

@@ -168,10 +168,10 @@ func blockingConflict(c conflict) error {
 	return &engine.RestoreError{Issue: engine.RestoreIssue{Object: "TABLE " + c.Table, Reason: "exists in the target and " + reason}}
 }
 
-// missingReason says which objects of other schemas the target lacks and
+// missingReason says which objects outside the schema the target lacks and
 // what to do.
 func missingReason(missing []string, cont bool) string {
-	reason := "needs objects of other schemas that the target lacks: " + joinMax(missing, 20)
+	reason := "needs objects outside the schema that the target lacks: " + joinMax(missing, 20)
 	if cont {
 		return reason + "; the objects that need them fail (--continue-on-error); create them first " +
 			"(on an appliance: re-run the replication tasks)"

@@ -13,7 +13,7 @@ import (
 // restoreScript is what the restore takes from an extracted archive: the
 // entries of schema.dump's table of contents, and from copy.in (which the
 // dump side renders) each data file's column list, the sequence values, the
-// materialized views in refresh order and the objects of other schemas the
+// materialized views in refresh order and the objects outside the schema the
 // schema needs.
 type restoreScript struct {
 	preData, postData tocSection
