@@ -1,11 +1,8 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,31 +16,12 @@ import (
 // Races with other sessions, set up through the engine's test hooks.
 
 // archiveOf backs schema of src up into a folder and returns the request
-// that restores it (rows counted from the data files, as the manifest
-// would give them).
+// that restores it.
 func archiveOf(t *testing.T, ctx context.Context, src, schema string) engine.RestoreRequest {
 	t.Helper()
 	dir := t.TempDir()
-	e := newEngine(t, Config{DSN: src})
-	s, err := e.Snapshot(ctx, schema, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables := s.Tables()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	backupTo(ctx, t, e, schema, 2, dir)
-	req := engine.RestoreRequest{Dir: dir, SourceSchema: schema, Workers: 2}
-	for i, name := range dataFileNames(tables) {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Tables = append(req.Tables, engine.RestoreTable{Schema: schema, Name: tables[i].Name, File: name,
-			Rows: int64(bytes.Count(b, []byte("\n"))), Bytes: int64(len(b))})
-	}
-	return req
+	tables := dumpForRestore(ctx, t, newEngine(t, Config{DSN: src}), schema, dir)
+	return engine.RestoreRequest{Dir: dir, SourceSchema: schema, Tables: tables, Workers: 2}
 }
 
 // Issue 9, point 6: an empty conflicting table is replaced; "empty" was

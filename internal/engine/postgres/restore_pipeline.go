@@ -41,6 +41,7 @@ type pipeline struct {
 	ready    []*postJob            // runnable, largest cost last
 	waiting  map[string][]*postJob // table -> builds waiting for its load
 	phases   [][]*postJob          // after the builds: the attachments, then the foreign keys
+	holders  map[*session]bool     // sessions holding loaded tables (and their builds) uncommitted
 	pending  int                   // loads and jobs of the current phase not finished
 	loading  int                   // loads not finished
 	firstErr error
@@ -199,10 +200,12 @@ func (p *pipeline) finished(t task) {
 }
 
 // advance starts the next phase (the attachments, then the foreign keys)
-// once every load and job of the current one is done (p.mu held, or before
-// the workers start).
+// once every load and job of the current one is done and every held
+// session committed: another session cannot see an index built in an
+// uncommitted transaction, and ALTER INDEX ... ATTACH PARTITION names it
+// (p.mu held, or before the workers start).
 func (p *pipeline) advance() {
-	for p.pending == 0 && len(p.phases) > 0 {
+	for p.pending == 0 && len(p.holders) == 0 && len(p.phases) > 0 {
 		p.ready = append(p.ready, p.phases[0]...)
 		p.pending = len(p.phases[0])
 		p.phases = p.phases[1:]
@@ -303,13 +306,17 @@ func (p *pipeline) load(ctx context.Context, ses *session, t engine.RestoreTable
 	}
 	key := t.Schema + "." + t.Name
 	p.mu.Lock()
+	if p.holders == nil {
+		p.holders = map[*session]bool{}
+	}
+	p.holders[ses] = true
 	builds := p.waiting[key]
 	delete(p.waiting, key)
 	p.mu.Unlock()
 	x := &executor{conn: ses.conn, cont: p.req.ContinueOnError, rec: p.rec}
 	for _, j := range builds {
-		for _, st := range j.stmts {
-			if err := x.exec(ctx, st.Entry.String(), st.SQL); err != nil {
+		for _, e := range j.entries {
+			if err := x.entry(ctx, e, e.SQL); err != nil {
 				return 0, err
 			}
 		}
@@ -336,7 +343,16 @@ func (p *pipeline) commitHeld(ctx context.Context, ses *session) error {
 			return ctx.Err()
 		}
 	}
-	return ses.commit(ctx, p.verify)
+	if err := ses.commit(ctx, p.verify); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.holders, ses)
+	p.advance()
+	close(p.wake)
+	p.wake = make(chan struct{})
+	return nil
 }
 
 // run executes one job's entries, each in its own transaction. A deadlock
