@@ -182,3 +182,31 @@ func mustSSE(t *testing.T, kind string) encrypt.ServerSide {
 	}
 	return tg.sse
 }
+
+// TestReader_ObjectReplacedMeanwhile: a reader never mixes two versions of
+// an object: once it was replaced, a read that needs a new request fails.
+func TestReader_ObjectReplacedMeanwhile(t *testing.T) {
+	tg := newTarget(t, "r/")
+	ctx := context.Background()
+	o, _ := tg.Create(ctx, "j", func(int) string { return "x.tar.gz" })
+	o.Write(bytes.Repeat([]byte("a"), 1000))
+	if _, err := o.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := tg.Open(ctx, "x.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.ReadAt(make([]byte, 10), 0); err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.Repeat([]byte("b"), 1000)
+	if _, err := tg.core.Client.PutObject(ctx, tg.cfg.Bucket, "r/x.tar.gz", bytes.NewReader(other), 1000, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	if n, err := r.ReadAt(buf, 500); err == nil {
+		t.Errorf("ReadAt after the object was replaced = %d bytes %q, want an error", n, buf[:n])
+	}
+}
