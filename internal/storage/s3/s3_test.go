@@ -34,9 +34,17 @@ func TestMain(m *testing.M) {
 // newTarget is a target on a fresh bucket of the shared server.
 func newTarget(t *testing.T, prefix string) *Target {
 	t.Helper()
+	return targetOn(t, prefix, minPartSize)
+}
+
+// newBenchTarget is a target with the default part size.
+func newBenchTarget(b *testing.B) *Target { return targetOn(b, "bench/", 0) }
+
+func targetOn(t testing.TB, prefix string, part int) *Target {
+	t.Helper()
 	s, bucket := s3test.NewBucket(t)
 	tg, err := New(Config{Name: "offsite", Endpoint: "http://" + s.Endpoint, Bucket: bucket, Prefix: prefix,
-		AccessKey: s.AccessKey, SecretKey: s.SecretKey, PathStyle: true, MarkDir: t.TempDir(), PartSize: minPartSize})
+		AccessKey: s.AccessKey, SecretKey: s.SecretKey, PathStyle: true, MarkDir: t.TempDir(), PartSize: part})
 	if err != nil {
 		t.Fatal(err)
 	}
