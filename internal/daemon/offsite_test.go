@@ -125,6 +125,8 @@ func TestOffsite_CopyRestoreAndRetention(t *testing.T) {
 			t.Fatalf("job record copies %v, message %q; want %s", last.Copies, s.Message, want)
 		}
 	}
+	// Retention runs after the job is recorded: wait until the older copy goes.
+	wait(t, 30*time.Second, "the bucket keeps one archive", func() bool { return len(b.objects(t)) == 1 })
 	objs := b.objects(t)
 	key := "appliance-01/" + filepath.Base(last.Archive)
 	if len(objs) != 1 || objs[key] != fileSHA(t, last.Archive) || objs[key] != last.SHA256 {
