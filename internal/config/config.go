@@ -33,10 +33,8 @@ type Config struct {
 	Schedule          []Schedule  `yaml:"schedule"`
 	Retention         Retention   `yaml:"retention"`
 	Notify            Notify      `yaml:"notify"`
-	// Auth and TLS are parsed only to be refused: SPEC section 8 says a
-	// block the service cannot honour yet must never be silently ignored.
-	Auth any `yaml:"auth"`
-	TLS  any `yaml:"tls"`
+	Auth              Auth        `yaml:"auth"`
+	TLS               TLS         `yaml:"tls"`
 }
 
 // Database is the database the schema is backed up from.
