@@ -31,6 +31,8 @@ type JobRecord struct {
 	Archive         string         `json:"archive"`
 	Bytes           int64          `json:"bytes"`
 	SHA256          string         `json:"sha256"`
+	StartedBy       string         `json:"started_by"`  // user or token; "" without credentials
+	CanceledBy      string         `json:"canceled_by"` // user or token that canceled it
 }
 
 // ProgressRecord is a job's progress: tables done of total, bytes written.
@@ -54,6 +56,7 @@ func NewJobRecord(j Job, now time.Time) JobRecord {
 		CreatedAt: utcOrNil(j.CreatedAt), StartedAt: utcOrNil(j.StartedAt), FinishedAt: utcOrNil(j.FinishedAt),
 		Progress: ProgressRecord{TablesDone: j.Progress.Done, TablesTotal: j.Progress.Total, Bytes: j.Progress.Bytes},
 		Archive:  j.Archive, Bytes: j.Bytes, SHA256: j.SHA256,
+		StartedBy: j.StartedBy, CanceledBy: j.CanceledBy,
 	}
 	if !j.StartedAt.IsZero() {
 		end := j.FinishedAt
