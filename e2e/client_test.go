@@ -46,11 +46,15 @@ func (e *curlError) Error() string {
 }
 
 // tryCurl is curl that returns curl's failure (*curlError) instead.
-func tryCurl(args ...string) (reply, error) {
+func tryCurl(args ...string) (reply, error) { return tryCurlVia(nil, args...) }
+
+// tryCurlVia is tryCurl with curl started by the command prefix (e.g.
+// nsenter into a network namespace); nil runs curl itself.
+func tryCurlVia(prefix []string, args ...string) (reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	full := append([]string{"-sS", "-i", "--max-time", "25"}, args...)
-	out, err := exec.CommandContext(ctx, "curl", full...).Output()
+	full := append(append(append([]string{}, prefix...), "curl", "-sS", "-i", "--max-time", "25"), args...)
+	out, err := exec.CommandContext(ctx, full[0], full[1:]...).Output()
 	if err != nil {
 		ce := &curlError{args: args, code: -1, err: err}
 		var ee *exec.ExitError
