@@ -149,10 +149,16 @@ func decodeStatus(t testing.TB, body []byte) status {
 	return status{ID: vals["Id"], Status: vals["Status"], Message: vals["Message"]}
 }
 
+// req returns curl arguments: the service's own (credentials, CA
+// certificate) followed by args.
+func (s *service) req(args ...string) []string {
+	return append(append([]string{}, s.curlArgs...), args...)
+}
+
 // execute is the original's `curl -X POST -d "" .../api/Backup/Execute`.
 func (s *service) execute(t testing.TB) status {
 	t.Helper()
-	r := curl(t, "-X", "POST", "-d", "", s.base+"/api/Backup/Execute")
+	r := curl(t, s.req("-X", "POST", "-d", "", s.base+"/api/Backup/Execute")...)
 	if r.code != http.StatusOK {
 		t.Fatalf("Execute: HTTP %d %s", r.code, r.body)
 	}
@@ -166,7 +172,7 @@ func (s *service) execute(t testing.TB) status {
 // status is the original's `curl ".../api/Backup/Status?id=ID"`.
 func (s *service) status(t testing.TB, id string) status {
 	t.Helper()
-	r := curl(t, s.base+"/api/Backup/Status?id="+id)
+	r := curl(t, s.req(s.base+"/api/Backup/Status?id="+id)...)
 	if r.code != http.StatusOK {
 		t.Fatalf("Status %s: HTTP %d %s", id, r.code, r.body)
 	}
@@ -176,7 +182,7 @@ func (s *service) status(t testing.TB, id string) status {
 // cancel is `curl -X POST ".../api/Backup/Cancel?id=ID"`.
 func (s *service) cancel(t testing.TB, id string) status {
 	t.Helper()
-	r := curl(t, "-X", "POST", s.base+"/api/Backup/Cancel?id="+id)
+	r := curl(t, s.req("-X", "POST", s.base+"/api/Backup/Cancel?id="+id)...)
 	if r.code != http.StatusOK {
 		t.Fatalf("Cancel %s: HTTP %d %s", id, r.code, r.body)
 	}
@@ -194,7 +200,7 @@ type record struct {
 
 func (s *service) record(t testing.TB, id string) record {
 	t.Helper()
-	r := curl(t, s.base+"/api/Backup/Jobs/"+id)
+	r := curl(t, s.req(s.base+"/api/Backup/Jobs/"+id)...)
 	if r.code != http.StatusOK {
 		t.Fatalf("Jobs/%s: HTTP %d %s", id, r.code, r.body)
 	}

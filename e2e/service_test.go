@@ -100,8 +100,9 @@ func standIn(t testing.TB, dir string) string {
 type service struct {
 	t          testing.TB
 	cmd        *exec.Cmd
-	base       string // http://127.0.0.1:PORT
-	stderrPath string // the process's stderr, a file: no pipe can slow it down
+	base       string   // http://127.0.0.1:PORT
+	curlArgs   []string // what every helper request adds: credentials, --cacert
+	stderrPath string   // the process's stderr, a file: no pipe can slow it down
 	done       chan struct{}
 	err        error // Wait's result, valid after done
 }
