@@ -108,7 +108,7 @@ func (d *Daemon) overview(ctx context.Context) web.Overview {
 		MaxConcurrent: c.MaxConcurrentJobs, MaxQueued: c.MaxQueuedJobs,
 	}
 	if sa := c.Notify.StaleAfter.D(); sa > 0 {
-		o.StaleAfter = sa.String()
+		o.StaleAfter = shortDuration(sa)
 	}
 	o.Queued, o.Executing = d.manager.Counts()
 	for _, s := range c.Schedule {
@@ -150,4 +150,16 @@ func (w serverLogWriter) Write(p []byte) (int, error) {
 	}
 	w.log.Log(context.Background(), level, msg)
 	return len(p), nil
+}
+
+// shortDuration writes d as a person would: "36h", "1h30m", "90s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -49,9 +49,11 @@ export function renderArchives(list) {
   const rows = keyedRows($('archives').tBodies[0], arcs.map((a) => a.name));
   arcs.forEach((a, i) => {
     const c = cells(rows[i], columns);
-    c[0].className = 'mono';
+    c[0].className = 'mono nowrap';
     setText(c[0], a.name);
+    c[1].className = 'nowrap';
     setText(c[1], fmt.time(a.created));
+    c[2].className = 'nowrap';
     setText(c[2], fmt.age(a.created, list.now));
     c[3].className = 'num';
     setText(c[3], fmt.bytes(a.bytes));

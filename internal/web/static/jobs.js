@@ -69,15 +69,18 @@ export function renderJobs(list) {
   const tbody = $('jobs').tBodies[0];
   const jobs = list.jobs || [];
   $('jobs-empty').hidden = jobs.length > 0;
+  $('jobs').parentElement.hidden = jobs.length === 0;
   const rows = keyedRows(tbody, jobs.map((j) => j.id));
   jobs.forEach((j, i) => {
     const c = cells(rows[i], columns);
     badge(c[0], j.status);
+    c[1].className = 'nowrap';
     if (!c[1].firstChild) {
       c[1].append(el('a', { href: `#/jobs/${j.id}`, class: 'mono', text: fmt.shortID(j.id), title: j.id, 'aria-label': `Job ${j.id}` }));
     }
     setText(c[2], j.trigger);
     setText(c[3], j.started_by || '—');
+    c[4].className = 'nowrap';
     setText(c[4], fmt.time(j.started_at || j.created_at));
     setText(c[5], fmt.duration(j.duration_seconds));
     progress(c[6], j);

@@ -13,7 +13,7 @@ function space(o) {
     let meter = el('span');
     let text;
     if (d.free_bytes == null) {
-      text = el('span', { class: 'low', text: `unknown: ${d.error}` });
+      text = el('span', { class: 'low', text: `cannot be read: ${d.error}` });
     } else {
       const scale = Math.max(min * 4, d.free_bytes, 1);
       meter = el('meter', { min: 0, max: scale, low: min, optimum: scale, value: d.free_bytes,
