@@ -30,7 +30,7 @@ type Token struct {
 
 // Options tune a Verifier; zero values take the defaults.
 type Options struct {
-	Throttle *Throttle   // nil: NewThrottle(ThrottleOptions{})
+	Throttle *Throttle    // nil: NewThrottle(ThrottleOptions{})
 	Logger   *slog.Logger // failed attempts, without credentials; nil: discarded
 }
 
