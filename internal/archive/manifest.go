@@ -27,6 +27,9 @@ type Manifest struct {
 	Schema        string    `json:"schema"`
 	SnapshotTime  time.Time `json:"snapshot_time"`
 	CreatedTime   time.Time `json:"created_time"`
+	// Job is the id of the job that wrote the archive, so that a restarted
+	// service can find the archive of a job it did not see finish.
+	Job string `json:"job,omitempty"`
 	// Tables lists one data file per table.
 	Tables []Table `json:"tables"`
 	// Files lists every other file of the archive (scripts, the replication

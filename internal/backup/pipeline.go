@@ -217,6 +217,7 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 		Database:      info.Database,
 		Schema:        info.Schema,
 		SnapshotTime:  info.SnapshotTime,
+		Job:           id,
 	}
 	if replFile != "" {
 		if err := aw.AddDir(archive.DirReplication); err != nil {
@@ -242,6 +243,9 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	report(Progress{Phase: "data", TablesTotal: len(tables)})
 	entries, err := p.copyTables(ctx, snap, tables, names, dataDir, aw, report)
 	if err != nil {
+		return res, err
+	}
+	if err := snap.Verify(ctx); err != nil {
 		return res, err
 	}
 	m.Tables = entries

@@ -68,7 +68,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
 // stateDone.
 func (m *Manager) finalizeQueued(ctx context.Context, e *entry, msg, actor string) (Job, error) {
 	job, err := e.finalize(ctx, m.store, func(j *Job) {
-		j.Status, j.Message, j.FinishedAt, j.CanceledBy = StatusCanceled, msg, time.Now().UTC(), actor
+		j.Status, j.Message, j.FinishedAt, j.Phase, j.CanceledBy = StatusCanceled, msg, time.Now().UTC(), PhaseDone, actor
 	})
 	if err != nil {
 		m.log.Error("record final job state", "job", e.id, "status", string(job.Status), "error", err)
@@ -117,6 +117,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 			}
 			m.workers.Wait()
 			m.bg.Wait()
+			m.persistPending(context.Background())
 			close(m.stopDone)
 		}()
 	} else {
