@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,18 +14,6 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/tlsserve/certtest"
 )
-
-// presented returns the certificate a fresh TLS handshake with addr gets.
-func presented(t *testing.T, addr string) *x509.Certificate {
-	t.Helper()
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // looks at what is presented
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.ConnectionState().PeerCertificates[0]
-}
 
 // TestTLS_ReloadWhileJobRuns: the service serves HTTPS with a test
 // certificate; a SIGHUP makes it present a new one (curl trusting only the
@@ -46,7 +32,7 @@ func TestTLS_ReloadWhileJobRuns(t *testing.T) {
 	s := e.startWith(t, startOptions{https: true, env: []string{"REPCTL_SLEEP=4"}})
 	addr := strings.TrimPrefix(s.base, "https://")
 	s.curlArgs = []string{"--cacert", firstCA, "-u", "admin:" + adminPassword}
-	if got := presented(t, addr); !got.Equal(first) {
+	if got := certtest.Presented(t, addr); !got.Equal(first) {
 		t.Fatalf("presents %s, want the first certificate", got.Subject)
 	}
 
@@ -78,7 +64,7 @@ func TestTLS_ReloadWhileJobRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLog(t, s, "reload failed: the previous one stays in service", 10*time.Second)
-	if got := presented(t, addr); !got.Equal(second) {
+	if got := certtest.Presented(t, addr); !got.Equal(second) {
 		t.Errorf("presents %s after a failed reload, want the second certificate", got.Subject)
 	}
 
@@ -121,7 +107,7 @@ func waitPresented(t *testing.T, addr string, want *x509.Certificate, within tim
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		got := presented(t, addr)
+		got := certtest.Presented(t, addr)
 		if got.Equal(want) {
 			return
 		}

@@ -45,17 +45,6 @@ func serve(t *testing.T, cert *Certificate) (string, *testlog.Buffer) {
 	return ln.Addr().String(), &errs
 }
 
-// peer handshakes with addr and returns the certificate it presents.
-func peer(t *testing.T, addr string) *x509.Certificate {
-	t.Helper()
-	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test looks at what is presented
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.ConnectionState().PeerCertificates[0]
-}
-
 func TestCertificate_Reload(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -65,7 +54,7 @@ func TestCertificate_Reload(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr, _ := serve(t, cert)
-	if got := peer(t, addr); !got.Equal(first) {
+	if got := certtest.Presented(t, addr); !got.Equal(first) {
 		t.Fatalf("presented %s, want the first certificate", got.Subject)
 	}
 
@@ -91,7 +80,7 @@ func TestCertificate_Reload(t *testing.T) {
 	if err := cert.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if got := peer(t, addr); !got.Equal(second) {
+	if got := certtest.Presented(t, addr); !got.Equal(second) {
 		t.Fatalf("presented %s after Reload, want the second certificate", got.Subject)
 	}
 	if err := get(); err != nil {
@@ -106,7 +95,7 @@ func TestCertificate_Reload(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), certFile) || !strings.Contains(err.Error(), keyFile) {
 		t.Fatalf("Reload of a mismatched pair: %v, want an error naming both files", err)
 	}
-	if got := peer(t, addr); !got.Equal(second) {
+	if got := certtest.Presented(t, addr); !got.Equal(second) {
 		t.Errorf("presented %s after a failed reload, want the second certificate", got.Subject)
 	}
 	if d := cert.Describe(); len(d) == 0 || d[1] != second.Subject.String() {
@@ -165,7 +154,7 @@ func TestListener_PlainHTTP(t *testing.T) {
 			}
 		})
 	}
-	peer(t, addr) // TLS still works
+	certtest.Presented(t, addr) // TLS still works
 	if !strings.Contains(errs.String(), ErrPlainHTTP.Error()) {
 		t.Errorf("server error log %q lacks the plain HTTP refusal", errs.String())
 	}

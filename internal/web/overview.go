@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/hex"
 	"net/http"
 	"strings"
 	"time"
@@ -95,15 +96,8 @@ func (h *Handler) jobLog(w http.ResponseWriter, id string) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// isHexID reports whether s is a job id: 32 hexadecimal characters.
 func isHexID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 16
 }

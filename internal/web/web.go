@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"embed"
-	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hubble/hubble-applianceapi/internal/api"
 	"github.com/hubble/hubble-applianceapi/internal/joblog"
 	"github.com/hubble/hubble-applianceapi/internal/storage"
 )
@@ -148,34 +147,9 @@ func method(w http.ResponseWriter, r *http.Request, want string) bool {
 	return false
 }
 
-// errorBody has the shape of the API's Status JSON, so the console shows
-// every refusal the same way.
-type errorBody struct {
-	ID      string `json:"Id"`
-	Status  string `json:"Status"`
-	Message string `json:"Message"`
-}
+func writeError(w http.ResponseWriter, code int, msg string) { api.WriteError(w, code, msg) }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, errorBody{Status: "Error", Message: msg})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		code = http.StatusInternalServerError
-		buf.Reset()
-		_ = json.NewEncoder(&buf).Encode(errorBody{Status: "Error", Message: "Unable to encode the answer."})
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { api.WriteJSON(w, code, v) }
 
 func cutString(s string, n int) string {
 	if len(s) <= n {
