@@ -249,6 +249,20 @@ func TestAccess_CrossSite(t *testing.T) {
 			if r.code != http.StatusOK {
 				t.Errorf("a cross-site read of Status: HTTP %d", r.code)
 			}
+
+			// DNS rebinding: a name some DNS points at 127.0.0.1 does not open
+			// the loopback-only endpoints (credentials, when configured, are
+			// what counts then).
+			port := strings.TrimPrefix(host, "127.0.0.1:")
+			for name, want := range map[string]int{"evil.example:" + port: http.StatusForbidden, "localhost:" + port: http.StatusOK} {
+				if configured {
+					want = http.StatusOK
+				}
+				r := curl(t, append(append([]string{}, cred...), "-H", "Host: "+name, s.base+"/api/Backup/Jobs")...)
+				if r.code != want {
+					t.Errorf("Jobs asked for as %s: HTTP %d, want %d: %s", name, r.code, want, r.body)
+				}
+			}
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -72,6 +74,9 @@ type Options struct {
 	// configured, so the original's endpoints are open and the others answer
 	// loopback clients only.
 	Credentials Verifier
+	// Hostname is this machine's name, which local clients may use to address
+	// the loopback-only endpoints; "": os.Hostname().
+	Hostname string
 	// Console serves the web console at "/" and below "/console/", behind
 	// the same access control as every other endpoint; nil: those paths 404.
 	Console http.Handler
@@ -96,7 +101,11 @@ func New(opts Options) http.Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{opts: opts, csrf: http.NewCrossOriginProtection()}
+	s := &server{opts: opts, csrf: http.NewCrossOriginProtection(), hostname: opts.Hostname}
+	if s.hostname == "" {
+		s.hostname, _ = os.Hostname()
+	}
+	s.hostname, _, _ = strings.Cut(strings.ToLower(s.hostname), ".")
 	return s.accessLog(s.recoverPanics(http.HandlerFunc(s.route)))
 }
 
@@ -116,6 +125,7 @@ func NewServer(addr string, h http.Handler) *http.Server {
 }
 
 type server struct {
-	opts Options
-	csrf *http.CrossOriginProtection
+	opts     Options
+	csrf     *http.CrossOriginProtection
+	hostname string // this machine's name, lower case, first label
 }

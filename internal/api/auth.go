@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 )
 
 // Verifier checks the credentials a request carries: HTTP Basic users and
@@ -20,6 +21,7 @@ type Verifier interface {
 const (
 	MsgAuthRequired = "Authentication is required: send the credentials of a configured user (HTTP Basic) or token (Bearer)."
 	MsgLoopbackOnly = "This endpoint answers local (loopback) clients only while no auth.users or auth.tokens are configured."
+	MsgLocalName    = "This endpoint answers local clients that address it as localhost, by an IP address or by this machine's name only, while no auth.users or auth.tokens are configured."
 	MsgCrossSite    = "Cross-site request refused: a request that changes something must come from this service's own pages or from a client that is not a browser."
 )
 
@@ -42,18 +44,25 @@ func openWithoutCredentials(e Endpoint) bool {
 //   - credentials configured: every endpoint but GET /api/ and /healthz
 //     needs valid ones (401 with the challenges otherwise);
 //   - none configured: the original's endpoints are open, the rest answers
-//     loopback clients only (403).
+//     loopback clients only (403), and only when they address the service by
+//     a name no other site can make point here (see localName).
 func (s *server) authorize(w http.ResponseWriter, r *http.Request, e Endpoint) (*http.Request, bool) {
 	if err := s.csrf.Check(r); err != nil {
 		writeError(w, http.StatusForbidden, "", MsgCrossSite)
 		return r, false
 	}
 	if s.opts.Credentials == nil {
-		if openWithoutCredentials(e) || IsLoopback(r) {
+		switch {
+		case openWithoutCredentials(e):
 			return r, true
+		case !IsLoopback(r):
+			writeError(w, http.StatusForbidden, "", MsgLoopbackOnly)
+			return r, false
+		case !s.localName(r.Host):
+			writeError(w, http.StatusForbidden, "", MsgLocalName)
+			return r, false
 		}
-		writeError(w, http.StatusForbidden, "", MsgLoopbackOnly)
-		return r, false
+		return r, true
 	}
 	if openWithCredentials(e) {
 		return r, true
@@ -103,4 +112,25 @@ func IsLoopback(r *http.Request) bool {
 		return false
 	}
 	return addr.WithZone("").Unmap().IsLoopback()
+}
+
+// localName reports whether host (a request's Host, port included or not)
+// is one only a local client uses: an IP address, localhost, or this
+// machine's name. A loopback client that asked for any other name reached
+// us through a name that some DNS points at 127.0.0.1: a web page doing DNS
+// rebinding through a browser on the appliance, which must not read the job
+// list or download archives.
+func (s *server) localName(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	first, _, _ := strings.Cut(host, ".")
+	return s.hostname != "" && (host == s.hostname || first == s.hostname)
 }

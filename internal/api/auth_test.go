@@ -92,7 +92,7 @@ func TestAuthorize_Rules(t *testing.T) {
 					}
 					t.Run(name, func(t *testing.T) {
 						h, _, _ := accessHandler(t, v)
-						r := httptest.NewRequest(ep.method, ep.target, strings.NewReader(ep.body))
+						r := httptest.NewRequest(ep.method, "http://127.0.0.1:5000"+ep.target, strings.NewReader(ep.body))
 						r.RemoteAddr = client
 						set(r)
 						w := httptest.NewRecorder()
@@ -136,12 +136,12 @@ func TestAuthorize_CrossSite(t *testing.T) {
 	}{
 		{"execute, no browser headers", "POST", "/api/Backup/Execute", nil, false},
 		{"execute, Origin of another site", "POST", "/api/Backup/Execute", map[string]string{"Origin": "https://evil.example"}, true},
-		{"execute, Origin of another port", "POST", "/api/Backup/Execute", map[string]string{"Origin": "http://example.com:6000"}, true},
+		{"execute, Origin of another port", "POST", "/api/Backup/Execute", map[string]string{"Origin": "http://127.0.0.1:6000"}, true},
 		{"execute, Origin null", "POST", "/api/Backup/Execute", map[string]string{"Origin": "null"}, true},
-		{"execute, Origin of this service", "POST", "/api/Backup/Execute", map[string]string{"Origin": "http://example.com:5000"}, false},
+		{"execute, Origin of this service", "POST", "/api/Backup/Execute", map[string]string{"Origin": "http://127.0.0.1:5000"}, false},
 		{"execute, Sec-Fetch-Site cross-site", "POST", "/api/Backup/Execute", map[string]string{"Sec-Fetch-Site": "cross-site"}, true},
 		{"execute, Sec-Fetch-Site same-site", "POST", "/api/Backup/Execute", map[string]string{"Sec-Fetch-Site": "same-site"}, true},
-		{"execute, Sec-Fetch-Site same-origin", "POST", "/api/Backup/Execute", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://example.com:5000"}, false},
+		{"execute, Sec-Fetch-Site same-origin", "POST", "/api/Backup/Execute", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.1:5000"}, false},
 		{"execute, Sec-Fetch-Site none (typed by the user)", "POST", "/api/Backup/Execute", map[string]string{"Sec-Fetch-Site": "none"}, false},
 		{"cancel, cross-site", "POST", "/api/Backup/Cancel?id=" + finishedID, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, true},
 		{"console action, cross-site", "POST", "/console/api/archives/x/verify", map[string]string{"Origin": "https://evil.example"}, true},
@@ -156,7 +156,7 @@ func TestAuthorize_CrossSite(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				h, _, _ := accessHandler(t, v)
-				r := httptest.NewRequest(tt.method, "http://example.com:5000"+tt.target, nil)
+				r := httptest.NewRequest(tt.method, "http://127.0.0.1:5000"+tt.target, nil)
 				r.RemoteAddr = loopback
 				r.SetBasicAuth("admin", "pw") // a browser's stored credentials
 				for k, val := range tt.headers {
@@ -272,5 +272,44 @@ func TestHandler_AccessLog(t *testing.T) {
 	}
 	if strings.Contains(line, "do-not-log-me") || strings.Contains(line, `"user"`) {
 		t.Errorf("access log contains the body or a user: %s", line)
+	}
+}
+
+// TestAuthorize_LocalName: without credentials configured, a loopback
+// client reaches the loopback-only endpoints only when it addressed the
+// service as localhost, by an IP address or by this machine's name; any
+// other name came through some DNS pointing at 127.0.0.1 (DNS rebinding by a
+// web page in a browser on the appliance).
+func TestAuthorize_LocalName(t *testing.T) {
+	h := New(Options{Jobs: newFakeJobs(), Hostname: "Appliance01.corp.example", Logger: slog.New(slog.DiscardHandler)})
+	tests := map[string]bool{
+		"127.0.0.1:5000": true, "127.0.0.1": true, "[::1]:5000": true, "10.1.2.3:5000": true,
+		"localhost:5000": true, "LOCALHOST": true, "localhost.:5000": true, "api.localhost:5000": true,
+		"appliance01:5000": true, "appliance01.corp.example:5000": true, "APPLIANCE01": true,
+		"evil.example:5000": false, "127.0.0.1.evil.example": false, "appliance01x:5000": false, "": false,
+	}
+	for host, ok := range tests {
+		r := httptest.NewRequest("GET", "/api/Backup/Jobs", nil)
+		r.Host, r.RemoteAddr = host, loopback
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		want := http.StatusOK
+		if !ok {
+			want = http.StatusForbidden
+		}
+		if w.Code != want {
+			t.Errorf("Host %q: %d, want %d", host, w.Code, want)
+		}
+		if !ok && statusOf(t, w).Message != MsgLocalName {
+			t.Errorf("Host %q: message %q", host, w.Body)
+		}
+		// The original's endpoints stay open whatever the name.
+		r = httptest.NewRequest("GET", "/api/Backup/Status?id="+unknownID, nil)
+		r.Host, r.RemoteAddr = host, loopback
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusNotFound {
+			t.Errorf("Status with Host %q: %d, want 404", host, w.Code)
+		}
 	}
 }
