@@ -201,12 +201,6 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	if err != nil {
 		return res, err
 	}
-	closed := false
-	defer func() {
-		if !closed {
-			aw.Close() // stops the compressor's goroutines; the object is aborted anyway
-		}
-	}()
 	m := &archive.Manifest{
 		FormatVersion: archive.FormatVersion,
 		Tool:          "hubble-applianceapi",
@@ -255,16 +249,8 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 
 	report(Progress{Phase: "publish", TablesDone: len(tables), TablesTotal: len(tables)})
 	m.CreatedTime = p.now().UTC()
-	mb, err := m.Marshal()
-	if err != nil {
+	if err := aw.Finish(ctx, m); err != nil {
 		return res, err
-	}
-	if _, err := aw.AddBytes(ctx, archive.ManifestName, mb); err != nil {
-		return res, err
-	}
-	closed = true
-	if err := aw.Close(); err != nil {
-		return res, fmt.Errorf("finish archive: %w", err)
 	}
 	name, err := obj.Commit(ctx, func(seq int) string { return archive.Name(start, seq) })
 	if err != nil {

@@ -69,7 +69,7 @@ func (p *Pipeline) publishedBy(ctx context.Context, name, id string) (Result, bo
 	defer rc.Close()
 	sum := sha256.New()
 	n := &countingWriter{}
-	rep, err := archive.Verify(ctx, io.TeeReader(rc, io.MultiWriter(sum, n)), archive.Limits{})
+	rep, err := archive.VerifyStream(ctx, io.TeeReader(rc, io.MultiWriter(sum, n)), archive.Limits{})
 	if err != nil {
 		return Result{}, false, fmt.Errorf("verify %s: %w", name, err)
 	}
