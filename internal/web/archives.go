@@ -149,7 +149,8 @@ type VerifyResult struct {
 }
 
 func (h *Handler) verifyArchive(w http.ResponseWriter, r *http.Request, name string) {
-	if _, ok := h.find(w, r, name); !ok {
+	a, ok := h.find(w, r, name)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.VerifyTimeout)
@@ -164,7 +165,7 @@ func (h *Handler) verifyArchive(w http.ResponseWriter, r *http.Request, name str
 	// The answer comes when the whole archive has been read.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.opts.VerifyTimeout + writeWindow))
 	start := time.Now()
-	res, err := h.verifyOne(ctx, name)
+	res, err := h.verifyOne(ctx, a)
 	res.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "Unable to verify the archive: "+err.Error())
@@ -176,14 +177,21 @@ func (h *Handler) verifyArchive(w http.ResponseWriter, r *http.Request, name str
 
 // verifyOne verifies an archive; the error is for an archive that could not
 // be read at all (a damaged one is a result, not an error).
-func (h *Handler) verifyOne(ctx context.Context, name string) (VerifyResult, error) {
+func (h *Handler) verifyOne(ctx context.Context, a ArchiveEntry) (VerifyResult, error) {
+	name := a.Name
 	res := VerifyResult{Name: name, Problems: []string{}}
 	rc, err := h.opts.Archives.Open(ctx, name)
 	if err != nil {
 		return res, fmt.Errorf("open archive %s: %w", name, err)
 	}
 	defer rc.Close()
-	rep, err := archive.Verify(ctx, rc, archive.Limits{})
+	var rep *archive.Report
+	if ra, ok := rc.(io.ReaderAt); ok {
+		// A local file: the archive's index lets several files be checked at once.
+		rep, err = archive.Verify(ctx, ra, a.Bytes, archive.Limits{})
+	} else {
+		rep, err = archive.VerifyStream(ctx, rc, archive.Limits{})
+	}
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("verification of %s stopped: %w", name, context.Cause(ctx))
 	}

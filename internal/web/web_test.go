@@ -19,6 +19,7 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/archive"
 	"github.com/hubble/hubble-applianceapi/internal/joblog"
+	"github.com/hubble/hubble-applianceapi/internal/storage"
 	"github.com/hubble/hubble-applianceapi/internal/storage/local"
 )
 
@@ -48,20 +49,13 @@ func writeArchive(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	m := &archive.Manifest{
-		FormatVersion: archive.FormatVersion, Tool: "hubble-applianceapi", ToolVersion: "test", Engine: "postgresql",
+		Tool: "hubble-applianceapi", ToolVersion: "test", Engine: "postgresql",
 		ServerVersion: "15.14", ClientVersion: "15.14", Database: "db", Schema: "hubble",
 		SnapshotTime: time.Date(2026, 1, 2, 2, 0, 0, 0, time.UTC), CreatedTime: time.Date(2026, 1, 2, 2, 0, 1, 0, time.UTC),
 		Tables: []archive.Table{{Name: archive.QualifiedName("hubble", "t"), Schema: "hubble", Table: "t", File: f.Path,
 			Rows: 2, Bytes: f.Bytes, SHA256: f.SHA256}},
 	}
-	mj, err := m.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.AddBytes(ctx, archive.ManifestName, mj); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
+	if err := w.Finish(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
@@ -183,6 +177,31 @@ func TestHandler_Verify(t *testing.T) {
 	}
 	if w := f.do(t, "POST", "/console/api/archives/notes.txt/verify"); w.Code != http.StatusNotFound {
 		t.Errorf("verify of a file that is no archive: %d", w.Code)
+	}
+}
+
+// streamOnly is a target whose objects can only be read in order, as an
+// object store's: verification then streams.
+type streamOnly struct{ storage.Target }
+
+func (s streamOnly) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	rc, err := s.Target.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{rc, rc}, nil
+}
+
+func TestHandler_VerifyStreaming(t *testing.T) {
+	f := newFixture(t)
+	h := New(Options{Archives: streamOnly{local.New(f.dir)}})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("POST", "/console/api/archives/"+newer+"/verify", nil))
+	if res := decode[VerifyResult](t, w); !res.Intact || res.Tables != 1 {
+		t.Errorf("streamed verification: %+v", res)
 	}
 }
 
