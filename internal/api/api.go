@@ -29,6 +29,8 @@ type Job struct {
 	// StartedBy and CanceledBy name the user or token that started and
 	// canceled the job ("" when no credential was involved).
 	StartedBy, CanceledBy string
+	// Copies are where the archive's off-site copies live (s3://...).
+	Copies []string
 }
 
 // Jobs is the job system as the API consumes it. Every method is safe for

@@ -37,6 +37,9 @@ type JobRecord struct {
 	SHA256          string         `json:"sha256"`
 	StartedBy       string         `json:"started_by"`  // user or token; "" without credentials
 	CanceledBy      string         `json:"canceled_by"` // user or token that canceled it
+	// Copies are the off-site copies of the archive (s3://bucket/key);
+	// with Archive, everywhere the archive lives.
+	Copies []string `json:"copies"`
 }
 
 // ProgressRecord is a job's progress: tables done of total, bytes written.
@@ -61,8 +64,11 @@ func NewJobRecord(j Job, now time.Time) JobRecord {
 		ID: j.ID, Status: j.Status, Message: j.Message, Trigger: j.Trigger, Phase: j.Phase,
 		CreatedAt: utcOrNil(j.CreatedAt), StartedAt: utcOrNil(j.StartedAt), FinishedAt: utcOrNil(j.FinishedAt),
 		Progress: ProgressRecord{TablesDone: j.Progress.Done, TablesTotal: j.Progress.Total, Bytes: j.Progress.Bytes},
-		Archive:  j.Archive, Bytes: j.Bytes, SHA256: j.SHA256,
+		Archive:  j.Archive, Bytes: j.Bytes, SHA256: j.SHA256, Copies: j.Copies,
 		StartedBy: j.StartedBy, CanceledBy: j.CanceledBy,
+	}
+	if rec.Copies == nil {
+		rec.Copies = []string{}
 	}
 	if !j.StartedAt.IsZero() {
 		end := j.FinishedAt

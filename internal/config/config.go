@@ -33,6 +33,9 @@ type Config struct {
 	Schedule          []Schedule  `yaml:"schedule"`
 	Retention         Retention   `yaml:"retention"`
 	Notify            Notify      `yaml:"notify"`
+	Storage           Storage     `yaml:"storage"`
+	Encryption        Encryption  `yaml:"encryption"`
+	Drill             Drill       `yaml:"drill"`
 	Auth              Auth        `yaml:"auth"`
 	TLS               TLS         `yaml:"tls"`
 }

@@ -26,7 +26,9 @@ async function verify(name, button) {
   showResult(button.parentElement, name);
   try {
     const r = await post(`/console/api/archives/${encodeURIComponent(name)}/verify`);
-    if (r.json && 'intact' in r.json) {
+    if (r.json && r.json.encrypted) {
+      results.set(name, { text: r.json.message, ok: false });
+    } else if (r.json && 'intact' in r.json) {
       const problems = r.json.problems.length ? ` Problems: ${r.json.problems.join('; ')}` : '';
       results.set(name, { text: r.json.intact ? `Intact: ${r.json.message.replace(/^intact \((.*)\)$/, '$1')}` : `Damaged: ${r.json.message}${problems}`, ok: r.json.intact });
     } else {
