@@ -92,7 +92,7 @@ func (c *Config) Validate() error {
 			return bad(fmt.Sprintf("replication.destination_schemas[%d]", i), "must not be empty")
 		}
 	}
-	return nil
+	return c.validateOffsite()
 }
 
 func checkCommand(key string, argv []string) error {
