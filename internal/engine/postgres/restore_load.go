@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -126,25 +125,12 @@ func (p *pipeline) load(ctx context.Context, ses *session, t engine.RestoreTable
 			p.req.Progress(d, p.total)
 		}
 	}
+	striped := stripeable(p.req, t, p.total, max(1, p.req.Workers))
 	var n int64
 	var issue *engine.RestoreIssue
 	var err error
-	striped := stripeable(p.req, t, p.total, max(1, p.req.Workers))
 	if striped {
-		n, issue, err = ses.loadStriped(ctx, p.target, t, p.script.columns[t.File], progress, func(st *stripe) func() {
-			p.mu.Lock()
-			// Each other worker may join once (the owner is lane 0).
-			for range max(1, p.req.Workers) - 1 {
-				p.stripes = append(p.stripes, st)
-			}
-			p.wakeAll()
-			p.mu.Unlock()
-			return func() {
-				p.mu.Lock()
-				p.stripes = slices.DeleteFunc(p.stripes, func(x *stripe) bool { return x == st })
-				p.mu.Unlock()
-			}
-		})
+		n, issue, err = p.loadStriped(ctx, ses, t, progress)
 	} else {
 		n, issue, err = ses.load(ctx, p.target, t, p.script.columns[t.File], progress)
 	}
@@ -159,20 +145,27 @@ func (p *pipeline) load(ctx context.Context, ses *session, t engine.RestoreTable
 	default:
 		p.rec.add(*issue)
 	}
-	if !ses.held || striped {
-		// A striped table's builds wait for every session loading it to
-		// commit: they are released to all workers (finished).
+	if !ses.held {
 		return 0, nil
 	}
 	key := t.Schema + "." + t.Name
 	p.mu.Lock()
-	builds := p.waiting[key]
-	delete(p.waiting, key)
+	if p.holders == nil {
+		p.holders = map[*session]bool{}
+	}
+	p.holders[ses] = true
+	var builds []*postJob
+	if !striped {
+		// A striped table's builds wait for every session loading it
+		// to commit: they are released to all workers (finished).
+		builds = p.waiting[key]
+		delete(p.waiting, key)
+	}
 	p.mu.Unlock()
 	x := &executor{conn: ses.conn, cont: p.req.ContinueOnError, rec: p.rec}
 	for _, j := range builds {
-		for _, st := range j.stmts {
-			if err := x.exec(ctx, st.Entry.String(), st.SQL); err != nil {
+		for _, e := range j.entries {
+			if err := x.entry(ctx, e, e.SQL); err != nil {
 				return 0, err
 			}
 		}
@@ -199,7 +192,16 @@ func (p *pipeline) commitHeld(ctx context.Context, ses *session) error {
 			return ctx.Err()
 		}
 	}
-	return ses.commit(ctx, p.verify)
+	if err := ses.commit(ctx, p.verify); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.holders, ses)
+	p.advance()
+	close(p.wake)
+	p.wake = make(chan struct{})
+	return nil
 }
 
 // verifier returns req.Verified wrapped to run once (nil: always nil).

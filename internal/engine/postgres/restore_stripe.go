@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -236,4 +237,40 @@ func (s *session) loadStriped(ctx context.Context, schema string, t engine.Resto
 			Reason: fmt.Sprintf("row count mismatch: %d rows loaded, the manifest says %d", n, t.Rows)}, nil
 	}
 	return st.rows.Load(), nil, nil
+}
+
+// loadStriped loads a striped table: this worker reads it and takes the
+// first lane, the others join as they run out of tables.
+func (p *pipeline) loadStriped(ctx context.Context, ses *session, t engine.RestoreTable, progress func(int64)) (int64, *engine.RestoreIssue, error) {
+	return ses.loadStriped(ctx, p.target, t, p.script.columns[t.File], progress, func(st *stripe) func() {
+		p.mu.Lock()
+		// Each other worker may join once (the owner is lane 0).
+		for range max(1, p.req.Workers) - 1 {
+			p.stripes = append(p.stripes, st)
+		}
+		close(p.wake)
+		p.wake = make(chan struct{})
+		p.mu.Unlock()
+		return func() {
+			p.mu.Lock()
+			p.stripes = slices.DeleteFunc(p.stripes, func(x *stripe) bool { return x == st })
+			p.mu.Unlock()
+		}
+	})
+}
+
+// loadLane is a worker's part in another's striped load. A held session
+// then holds rows of the table: it is one of the holders the phases after
+// the builds wait for.
+func (p *pipeline) loadLane(ctx context.Context, ses *session, l *lane) error {
+	err := ses.loadLane(ctx, p.target, l.s.t, p.script.columns[l.s.t.File], l)
+	if ses.held {
+		p.mu.Lock()
+		if p.holders == nil {
+			p.holders = map[*session]bool{}
+		}
+		p.holders[ses] = true
+		p.mu.Unlock()
+	}
+	return err
 }
