@@ -20,6 +20,7 @@ command -v git >/dev/null || need+=(git)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
+[ -x /usr/bin/time ] || need+=(time)   # peak RSS of a child process (bench, memory test)
 
 if ((${#need[@]})); then
   echo "deps: installing ${need[*]}" >&2

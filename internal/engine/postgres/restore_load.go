@@ -274,7 +274,8 @@ func (s *session) load(ctx context.Context, schema string, t engine.RestoreTable
 	if err != nil {
 		return 0, nil, &sourceError{file: t.File, err: err}
 	}
-	defer src.Close()
+	r := &sourceReader{r: src, c: src, report: progress}
+	defer r.Close()
 	table := quoteIdent(schema, t.Name)
 	sql := "COPY " + table
 	if len(cols) > 0 {
@@ -299,10 +300,14 @@ func (s *session) load(ctx context.Context, schema string, t engine.RestoreTable
 	if err := s.exec(ctx, begin); err != nil {
 		return s.failed(ctx, object, statement, undo, err)
 	}
-	r := &sourceReader{r: src, report: progress}
 	tag, err := s.conn.PgConn().CopyFrom(ctx, r, sql)
-	if r.err != nil {
-		return 0, nil, &sourceError{file: t.File, err: r.err}
+	if err != nil && ctx.Err() == nil {
+		// Damaged data often fails COPY before its checksum is reached:
+		// the rest is read, and damage, if any, is the failure to report.
+		r.drain()
+	}
+	if serr := r.failure(); serr != nil {
+		return 0, nil, &sourceError{file: t.File, err: serr}
 	}
 	if err != nil {
 		return s.failed(ctx, object, statement, undo, err)
@@ -368,20 +373,55 @@ func (s *session) exec(ctx context.Context, sql string) error {
 
 // sourceReader reports the bytes read and remembers the source's own
 // failure: COPY then fails with the server's "COPY from stdin failed",
-// and the cause worth reporting is this one.
+// and the cause worth reporting is this one. pgx may still be reading it
+// when CopyFrom returns with an error: reads and Close are serialized.
 type sourceReader struct {
 	r      io.Reader
+	c      io.Closer
 	report func(int64)
+
+	mu     sync.Mutex
 	err    error
+	closed bool
 }
 
+var errSourceClosed = errors.New("read data: closed")
+
 func (p *sourceReader) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0, errSourceClosed
+	}
 	n, err := p.r.Read(b)
 	if n > 0 {
 		p.report(int64(n))
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil && !errors.Is(err, io.EOF) && p.err == nil {
 		p.err = err
 	}
 	return n, err
+}
+
+// failure is the source's own error, if it failed.
+func (p *sourceReader) failure() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// drain reads the rest of the source, so that it is checked to its end.
+func (p *sourceReader) drain() {
+	_, _ = io.Copy(io.Discard, p)
+}
+
+// Close closes the source (once every read is over).
+func (p *sourceReader) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.c == nil {
+		return nil
+	}
+	p.closed = true
+	return p.c.Close()
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -218,9 +219,10 @@ func (s *session) loadStriped(ctx context.Context, schema string, t engine.Resto
 	if err != nil {
 		return 0, nil, &sourceError{file: t.File, err: err}
 	}
-	defer src.Close()
+	r := &sourceReader{r: src, c: src, report: progress}
+	defer r.Close()
 	start := time.Now()
-	st := newStripe(t, &sourceReader{r: src, report: progress})
+	st := newStripe(t, r)
 	defer share(st)()
 	// A canceled restore stops the stripe: nothing may wait for it.
 	defer context.AfterFunc(ctx, func() { st.fail(ctx.Err()) })()
@@ -228,6 +230,14 @@ func (s *session) loadStriped(ctx context.Context, schema string, t engine.Resto
 	_ = s.loadLane(ctx, schema, t, cols, first) // a failure stops the stripe
 	st.lanes.Wait()
 	if err := st.failed(); err != nil {
+		var se *sourceError
+		if !errors.As(err, &se) && ctx.Err() == nil {
+			// As for any table: damage is what to report, if any.
+			r.drain()
+			if serr := r.failure(); serr != nil {
+				return 0, nil, &sourceError{file: t.File, err: serr}
+			}
+		}
 		return 0, nil, err
 	}
 	loggerFrom(ctx).Info("table loaded by several sessions", "table", schema+"."+t.Name, "sessions", st.joined,
