@@ -31,7 +31,7 @@ func ReplicationTool(cfg *config.Config, export bool) *replication.Tool {
 	if export {
 		argv = cfg.Replication.ExportCommand
 	}
-	return &replication.Tool{Argv: argv, User: cfg.Replication.User}
+	return &replication.Tool{Argv: argv, User: cfg.Replication.User, Env: cfg.Replication.Env}
 }
 
 // NewPipeline builds the backup pipeline from the configuration; the CLI's

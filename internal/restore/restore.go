@@ -109,11 +109,15 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 			r.Log.Info("removed staging folder of a dead restore", "folder", d)
 		}
 	}
-	stage, release, err := flock.MkdirTemp(o.TempDir, stagePrefix)
+	work, err := flock.MkdirTemp(o.TempDir, stagePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create staging folder in %s: %w", o.TempDir, err)
 	}
-	defer release()
+	defer work.Release()
+	stage := work.Path
+	// Every child (psql, pg_restore, the import) is recorded in the staging
+	// folder's mark, so a sweep after a kill -9 kills what is left.
+	ctx = engine.WithProcessRecorder(ctx, work)
 	start := time.Now()
 	m, err := r.verifyExtract(ctx, o, stage)
 	if err != nil {
@@ -210,7 +214,7 @@ func (r *Restorer) replicationStep(ctx context.Context, o Options, m *archive.Ma
 	if o.DryRun {
 		if has {
 			fmt.Fprintf(r.Out, "Replication: would import %s with: %s (as user %q)\n", archive.ReplicationFile,
-				strings.Join(o.Replication.Argv, " "), o.Replication.User)
+				strings.Join(o.Replication.Argv, " "), o.Replication.RunsAs())
 		} else {
 			fmt.Fprintln(r.Out, "Replication: the archive holds no repository export; nothing to import")
 		}
@@ -220,7 +224,7 @@ func (r *Restorer) replicationStep(ctx context.Context, o Options, m *archive.Ma
 		return nil
 	}
 	if has {
-		log.Info("importing replication repository", "file", file, "user", o.Replication.User)
+		log.Info("importing replication repository", "file", file, "user", o.Replication.RunsAs())
 		if err := o.Replication.Import(ctx, file); err != nil {
 			return err
 		}
