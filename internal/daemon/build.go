@@ -7,6 +7,7 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/backup"
 	"github.com/hubble/hubble-applianceapi/internal/config"
 	"github.com/hubble/hubble-applianceapi/internal/engine/postgres"
+	"github.com/hubble/hubble-applianceapi/internal/fscheck"
 	"github.com/hubble/hubble-applianceapi/internal/replication"
 	"github.com/hubble/hubble-applianceapi/internal/storage/local"
 )
@@ -44,7 +45,9 @@ func NewPipeline(cfg *config.Config, log *slog.Logger, version string) (*backup.
 	return &backup.Pipeline{
 		Engine: eng,
 		Target: local.New(cfg.BackupDir),
-		FS:     backup.OSFS{},
+		// Pre-flight runs on the request path (Execute): a hung NFS
+		// backup_dir must answer after a deadline, not hang the API.
+		FS: fscheck.New(fscheck.DefaultTimeout),
 		Log:    log,
 		Opts: backup.Options{
 			BackupDir:   cfg.BackupDir,

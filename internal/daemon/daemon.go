@@ -19,6 +19,7 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/archive"
 	"github.com/hubble/hubble-applianceapi/internal/backup"
 	"github.com/hubble/hubble-applianceapi/internal/config"
+	"github.com/hubble/hubble-applianceapi/internal/fscheck"
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
 	"github.com/hubble/hubble-applianceapi/internal/notify"
 	"github.com/hubble/hubble-applianceapi/internal/retention"
@@ -54,6 +55,8 @@ type Daemon struct {
 	notifier *notify.Notifier
 	handler  http.Handler
 	sched    *scheduler.Scheduler
+	// fs runs the filesystem checks of the request path with a deadline.
+	fs *fscheck.Checker
 
 	mu          sync.Mutex
 	lastSuccess time.Time
@@ -72,7 +75,8 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, pipeline: pipeline, store: store}
+	d := &Daemon{cfg: cfg, log: log, pipeline: pipeline, store: store, fs: fscheck.New(fscheck.DefaultTimeout)}
+	pipeline.FS = d.fs
 	d.notifier, err = notify.New(notify.Config{
 		URL: cfg.Notify.WebhookURL, Headers: cfg.Notify.Headers, Timeout: cfg.Notify.Timeout.D(),
 		Retries: cfg.Notify.Retries, OnSuccess: cfg.Notify.OnSuccess, StaleAfter: cfg.Notify.StaleAfter.D(),
@@ -100,9 +104,12 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 	d.metrics, err = api.NewMetrics(reg, api.MetricsOptions{
 		QueueDepth:    func() int { q, _ := d.manager.Counts(); return q },
 		Executing:     func() int { _, e := d.manager.Counts(); return e },
-		BackupDirFree: func() (uint64, error) { return pipeline.FS.FreeBytes(cfg.BackupDir) },
-		TempDirFree:   func() (uint64, error) { return pipeline.FS.FreeBytes(cfg.TempDir) },
+		BackupDirFree: func() (uint64, error) { return d.freeBytes(cfg.BackupDir) },
+		TempDirFree:   func() (uint64, error) { return d.freeBytes(cfg.TempDir) },
 	})
+	if err == nil {
+		err = reg.Register(freeAge{d})
+	}
 	if err != nil {
 		store.Close()
 		return nil, err
