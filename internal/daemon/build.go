@@ -35,6 +35,18 @@ func ReplicationTool(cfg *config.Config, export bool) *replication.Tool {
 	return &replication.Tool{Argv: argv, User: cfg.Replication.User, Env: cfg.Replication.Env}
 }
 
+// Warnings are the start-up warnings the configuration deserves on this
+// machine (SPEC section 3: replication.user set while we do not run as root).
+func Warnings(cfg *config.Config) []string {
+	var out []string
+	if t := ReplicationTool(cfg, true); t != nil {
+		if w := t.Warning(); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // NewPipeline builds the backup pipeline from the configuration; the CLI's
 // foreground backup and the service use the same one.
 func NewPipeline(cfg *config.Config, log *slog.Logger, version string) (*backup.Pipeline, error) {
@@ -47,8 +59,8 @@ func NewPipeline(cfg *config.Config, log *slog.Logger, version string) (*backup.
 		Target: local.New(cfg.BackupDir),
 		// Pre-flight runs on the request path (Execute): a hung NFS
 		// backup_dir must answer after a deadline, not hang the API.
-		FS: fscheck.New(fscheck.DefaultTimeout),
-		Log:    log,
+		FS:  fscheck.New(fscheck.DefaultTimeout),
+		Log: log,
 		Opts: backup.Options{
 			BackupDir:   cfg.BackupDir,
 			TempDir:     cfg.TempDir,

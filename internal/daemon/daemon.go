@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +24,7 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/fscheck"
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
 	"github.com/hubble/hubble-applianceapi/internal/notify"
+	"github.com/hubble/hubble-applianceapi/internal/restore"
 	"github.com/hubble/hubble-applianceapi/internal/retention"
 	"github.com/hubble/hubble-applianceapi/internal/scheduler"
 )
@@ -31,10 +34,14 @@ const TriggerSchedule = "schedule"
 
 // Run serves until ctx ends (SIGTERM/SIGINT), then stops in order: no new
 // requests, queued and executing jobs canceled and cleaned up, then exit.
-func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version string) error {
+// SIGHUP calls every reloader (the log file, ...) meanwhile.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version string, reloaders ...Reloader) error {
 	d, err := New(cfg, log, version)
 	if err != nil {
 		return err
+	}
+	for _, r := range reloaders {
+		d.OnReload(r.Name, r.Reload)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -60,6 +67,32 @@ type Daemon struct {
 
 	mu          sync.Mutex
 	lastSuccess time.Time
+	reloaders   []Reloader
+}
+
+// Reloader is one thing SIGHUP reloads: the log file (after logrotate),
+// certificates, ...
+type Reloader struct {
+	Name   string
+	Reload func() error
+}
+
+// OnReload adds fn to what SIGHUP reloads, in the order added. Call it
+// before Serve.
+func (d *Daemon) OnReload(name string, fn func() error) {
+	d.reloaders = append(d.reloaders, Reloader{Name: name, Reload: fn})
+}
+
+// reload calls every reloader; one failing does not stop the others.
+func (d *Daemon) reload() {
+	d.log.Info("SIGHUP: reloading", "what", len(d.reloaders))
+	for _, r := range d.reloaders {
+		if err := r.Reload(); err != nil {
+			d.log.Error("reload failed", "what", r.Name, "error", err)
+			continue
+		}
+		d.log.Info("reloaded", "what", r.Name)
+	}
 }
 
 // New builds every part of the service from cfg; nothing runs yet.
@@ -159,6 +192,16 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.initLastSuccess(ctx)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
+	// What backups and restores of dead processes (a CLI run killed with
+	// -9) left: their children first, then their files. Off the start's
+	// path: a hung share must not keep the API down.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		d.pipeline.SweepOrphans(watchCtx)
+		restore.SweepOrphans(d.cfg.TempDir, d.log)
+	}()
+	defer func() { <-swept }()
 	go d.notifier.Watch(watchCtx, d.LastSuccess)
 	d.sched.Start()
 
@@ -167,11 +210,22 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 	d.log.Info("service started", "listen", ln.Addr().String(), "backup_dir", d.cfg.BackupDir, "schema", d.cfg.Database.Schema)
 
+	// The one place SIGHUP is handled: every reloader, in order.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("serve %s: %w", ln.Addr(), err)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case err = <-serveErr:
+			err = fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			break wait
+		case <-hup:
+			d.reload()
+		}
 	}
 	d.log.Info("service stopping")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

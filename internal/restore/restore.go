@@ -102,13 +102,7 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 	if fi, err := os.Stat(o.TempDir); err != nil || !fi.IsDir() {
 		return nil, msg.NoDirectory(o.TempDir)
 	}
-	// A restore killed with -9 leaves its staging folder: the next one
-	// removes it (folders of restores still running are never touched).
-	if dirs, err := flock.RemoveAbandoned(o.TempDir, stagePrefix); err == nil {
-		for _, d := range dirs {
-			r.Log.Info("removed staging folder of a dead restore", "folder", d)
-		}
-	}
+	SweepOrphans(o.TempDir, r.Log)
 	work, err := flock.MkdirTemp(o.TempDir, stagePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create staging folder in %s: %w", o.TempDir, err)
@@ -177,6 +171,20 @@ func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (
 		return nil, fmt.Errorf("archive %s refused: made by engine %q, this restore handles postgres", o.Archive, m.Engine)
 	}
 	return m, nil
+}
+
+// SweepOrphans removes what restores of dead processes left in tempDir: a
+// restore killed with -9 leaves its staging folder, and children (psql, the
+// import) whose process groups its mark recorded; they are killed first.
+// Folders of restores still running are never touched.
+func SweepOrphans(tempDir string, log *slog.Logger) {
+	dirs, err := flock.RemoveAbandoned(tempDir, stagePrefix)
+	for _, d := range dirs {
+		log.Info("removed staging folder of a dead restore", "folder", d)
+	}
+	if err != nil {
+		log.Warn("remove staging folders of dead restores", "error", err)
+	}
 }
 
 func (r *Restorer) limit(o Options) (int64, error) {
