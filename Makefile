@@ -24,11 +24,12 @@ lint: ## gofmt, go vet, staticcheck
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-bench: build ## backup/restore vs pg_dump -Fd -j2 / pg_restore -j2 on a ~1 GB dataset (BENCH_MB=1024)
-	go run ./tools/bench --bin $(BIN) --size-mb $${BENCH_MB:-1024} --dir .bench
+bench: build ## backup/restore vs pg_dump -Fd -j2 / pg_restore -j2: 5 pairs on 0.25, 1, 1.2 GB (one table) + scaling (BENCH_FLAGS=)
+	go run ./tools/bench --bin $(BIN) --dir .bench $(BENCH_FLAGS)
 
-bench-smoke: build ## a small run of the benchmark (what CI runs)
-	go run ./tools/bench --bin $(BIN) --size-mb 20 --dir $$(mktemp -d) --cleanup
+bench-smoke: build ## a small run of the benchmark, every table of it (what CI runs)
+	go run ./tools/bench --bin $(BIN) --dir $$(mktemp -d) --cleanup --sets 16,big8 --pairs 2 \
+	  --scale-sizes 8,16 --scale-j 1,2 --scale-set 16
 
 demo: build ## start the service on a local demo database (see README)
 	bash scripts/demo.sh

@@ -20,7 +20,11 @@ func newVerifyCmd() *cobra.Command {
 				return fmt.Errorf("open archive: %w", err)
 			}
 			defer f.Close()
-			rep, err := archive.Verify(cmd.Context(), f, archive.Limits{})
+			st, err := f.Stat()
+			if err != nil {
+				return fmt.Errorf("open archive: %w", err)
+			}
+			rep, err := archive.Verify(cmd.Context(), f, st.Size(), archive.Limits{})
 			out := cmd.OutOrStdout()
 			if rep != nil {
 				for _, p := range rep.Problems {

@@ -33,7 +33,16 @@ type Jobs interface {
 	Submit(ctx context.Context, trigger string) (Job, error)
 	Get(ctx context.Context, id string) (Job, error)
 	Cancel(ctx context.Context, id string) (Job, error)
-	List(ctx context.Context, limit int) ([]Job, error)
+	List(ctx context.Context, q ListQuery) ([]Job, error)
+}
+
+// ListQuery selects jobs for Jobs.List, newest first: at most Limit, older
+// than the job Before (an unknown id wraps ErrNotFound), with Status and
+// Trigger when set.
+type ListQuery struct {
+	Limit           int
+	Before          string
+	Status, Trigger string
 }
 
 // Checker answers /readyz: nil when the database is reachable and the

@@ -24,7 +24,13 @@ func (s *server) handleExecute(w http.ResponseWriter, r *http.Request, _ string)
 	defer cancel()
 	job, err := s.opts.Jobs.Submit(ctx, TriggerAPI)
 	if err != nil {
-		s.internalError(w, r, "", "submit job", err)
+		// The job system could not record the job (state_dir full or
+		// failing, the service stopping): nothing was started, and a retry
+		// may succeed. SPEC section 4: 503, never 500.
+		s.opts.Logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("what", "submit job"), slog.String("error", err.Error()),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		writeError(w, http.StatusServiceUnavailable, "", MsgUnableToStart+err.Error())
 		return
 	}
 	writeStatus(w, http.StatusOK, job.ID, job.Status, job.Message)

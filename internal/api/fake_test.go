@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -18,6 +19,7 @@ type fakeJobs struct {
 	submitErr error
 	getErr    error
 	lastLimit int
+	lastQuery ListQuery
 	panicGet  bool
 }
 
@@ -85,13 +87,23 @@ func (f *fakeJobs) Cancel(_ context.Context, id string) (Job, error) {
 	return j, nil
 }
 
-func (f *fakeJobs) List(_ context.Context, limit int) ([]Job, error) {
+func (f *fakeJobs) List(_ context.Context, q ListQuery) ([]Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.lastLimit = limit
+	f.lastLimit, f.lastQuery = q.Limit, q
+	start := len(f.order) - 1
+	if q.Before != "" {
+		start = slices.Index(f.order, q.Before) - 1
+		if start < -1 {
+			return nil, fmt.Errorf("job %s: %w", q.Before, ErrNotFound)
+		}
+	}
 	var out []Job
-	for i := len(f.order) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, f.jobs[f.order[i]])
+	for i := start; i >= 0 && len(out) < q.Limit; i-- {
+		j := f.jobs[f.order[i]]
+		if (q.Status == "" || j.Status == q.Status) && (q.Trigger == "" || j.Trigger == q.Trigger) {
+			out = append(out, j)
+		}
 	}
 	return out, nil
 }

@@ -3,16 +3,20 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Limits of GET /api/Backup/Jobs?limit=.
+// Limits of GET /api/Backup/Jobs?limit= (SPEC section 4).
 const (
-	DefaultJobsLimit = 50
+	DefaultJobsLimit = 100
 	MaxJobsLimit     = 1000
 )
+
+// statuses are the SPEC section 4 statuses, for ?status=.
+var statuses = []string{"Success", "Queued", "Executing", "Canceled", "LimitReached", "Error"}
 
 // JobRecord is the full job record of GET /api/Backup/Jobs and
 // GET /api/Backup/Jobs/{id}. Times are RFC 3339 in UTC, null when not (yet)
@@ -42,8 +46,10 @@ type ProgressRecord struct {
 
 // JobList is the answer of GET /api/Backup/Jobs, newest job first.
 type JobList struct {
-	Jobs    []JobRecord `json:"jobs"`
-	NextRun *time.Time  `json:"next_run,omitempty"` // next scheduled backup, when known
+	Jobs []JobRecord `json:"jobs"`
+	// NextBefore, when more jobs may follow, is the ?before= of the next page.
+	NextBefore string     `json:"next_before,omitempty"`
+	NextRun    *time.Time `json:"next_run,omitempty"` // next scheduled backup, when known
 }
 
 // NewJobRecord converts a Job to its JSON record; now ends the duration of a
@@ -74,20 +80,19 @@ func utcOrNil(t time.Time) *time.Time {
 	return &u
 }
 
-// handleJobs answers GET /api/Backup/Jobs?limit=N.
+// handleJobs answers GET /api/Backup/Jobs?limit=N&before=ID&status=S&trigger=T.
 func (s *server) handleJobs(w http.ResponseWriter, r *http.Request, _ string) {
-	limit := DefaultJobsLimit
-	if v := strings.TrimSpace(valueFold(r.URL.Query(), "limit")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxJobsLimit {
-			writeError(w, http.StatusBadRequest, "",
-				"Parameter 'limit' must be a whole number from 1 to "+strconv.Itoa(MaxJobsLimit)+".")
-			return
-		}
-		limit = n
+	q, rerr := listQuery(r)
+	if rerr != nil {
+		rerr.write(w, s.opts.MaxBodyBytes)
+		return
 	}
-	jobs, err := s.opts.Jobs.List(r.Context(), limit)
-	if err != nil {
+	jobs, err := s.opts.Jobs.List(r.Context(), q)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, q.Before, MsgNotFound)
+		return
+	case err != nil:
 		s.internalError(w, r, "", "list jobs", err)
 		return
 	}
@@ -99,7 +104,38 @@ func (s *server) handleJobs(w http.ResponseWriter, r *http.Request, _ string) {
 	for _, j := range jobs {
 		list.Jobs = append(list.Jobs, NewJobRecord(j, now))
 	}
+	if len(jobs) == q.Limit {
+		list.NextBefore = jobs[len(jobs)-1].ID
+	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// listQuery reads the parameters of GET /api/Backup/Jobs.
+func listQuery(r *http.Request) (ListQuery, *requestError) {
+	v := r.URL.Query()
+	q := ListQuery{Limit: DefaultJobsLimit}
+	if s := strings.TrimSpace(valueFold(v, "limit")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxJobsLimit {
+			return q, badRequest("", "Parameter 'limit' must be a whole number from 1 to "+strconv.Itoa(MaxJobsLimit)+".")
+		}
+		q.Limit = n
+	}
+	if s := strings.TrimSpace(valueFold(v, "before")); s != "" {
+		if !isHexID(s) {
+			return q, badRequest(cut(s, maxIDEcho), "Parameter 'before' must be 32 hexadecimal characters.")
+		}
+		q.Before = strings.ToLower(s)
+	}
+	if s := strings.TrimSpace(valueFold(v, "status")); s != "" {
+		i := slices.IndexFunc(statuses, func(st string) bool { return strings.EqualFold(st, s) })
+		if i < 0 {
+			return q, badRequest("", "Parameter 'status' must be one of "+strings.Join(statuses, ", ")+".")
+		}
+		q.Status = statuses[i]
+	}
+	q.Trigger = strings.ToLower(strings.TrimSpace(valueFold(v, "trigger")))
+	return q, nil
 }
 
 // handleJob answers GET /api/Backup/Jobs/{id}.

@@ -65,7 +65,8 @@ func TestHandler_Jobs(t *testing.T) {
 		wantLimit int
 		wantLen   int
 	}{
-		{"/api/Backup/Jobs", DefaultJobsLimit, 50},
+		{"/api/Backup/Jobs", DefaultJobsLimit, 60},
+		{"/api/Backup/Jobs?limit=100", 100, 60},
 		{"/api/Backup/Jobs?limit=10", 10, 10},
 		{"/api/backup/jobs/?LIMIT=1000", 1000, 60},
 		{"/api/Backup/Jobs?limit=1", 1, 1},
@@ -86,8 +87,69 @@ func TestHandler_Jobs(t *testing.T) {
 			t.Errorf("%s: first job %s is not the newest", tt.target, list.Jobs[0].ID)
 		}
 	}
+	for _, bad := range []string{"limit=0", "limit=1001", "limit=x", "before=abc", "status=running"} {
+		if w := do(h, reqSpec{method: "GET", target: "/api/Backup/Jobs?" + bad}); w.Code != http.StatusBadRequest {
+			t.Errorf("?%s: code %d, want 400: %s", bad, w.Code, w.Body)
+		}
+	}
+	if w := do(h, reqSpec{method: "GET", target: "/api/Backup/Jobs?before=" + unknownID}); w.Code != http.StatusNotFound {
+		t.Errorf("?before= an unknown job: code %d, want 404", w.Code)
+	}
 	empty := New(Options{Jobs: newFakeJobs(), Logger: slog.New(slog.DiscardHandler)})
 	if w := do(empty, reqSpec{method: "GET", target: "/api/Backup/Jobs"}); w.Body.String() != `{"jobs":[]}`+"\n" {
 		t.Errorf("empty list = %s", w.Body)
+	}
+}
+
+// Paging with ?before= walks every job once; filters reach the job system.
+func TestHandler_JobsPaging(t *testing.T) {
+	f := newFakeJobs()
+	for i := range 25 {
+		j, err := f.Submit(t.Context(), []string{"api", "schedule"}[i%2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			f.jobs[j.ID] = Job{ID: j.ID, Status: "Error", Trigger: j.Trigger}
+		}
+	}
+	h := New(Options{Jobs: f, Logger: slog.New(slog.DiscardHandler)})
+	seen := map[string]bool{}
+	target := "/api/Backup/Jobs?limit=10"
+	for pages := 0; target != ""; pages++ {
+		if pages > 3 {
+			t.Fatal("more than 3 pages of 10 for 25 jobs")
+		}
+		w := do(h, reqSpec{method: "GET", target: target})
+		var list JobList
+		if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil || w.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+		}
+		for _, j := range list.Jobs {
+			if seen[j.ID] {
+				t.Fatalf("%s: job %s seen twice", target, j.ID)
+			}
+			seen[j.ID] = true
+		}
+		target = ""
+		if list.NextBefore != "" {
+			target = "/api/Backup/Jobs?limit=10&before=" + list.NextBefore
+		}
+	}
+	if len(seen) != 25 {
+		t.Errorf("pages held %d jobs, want 25", len(seen))
+	}
+	w := do(h, reqSpec{method: "GET", target: "/api/Backup/Jobs?status=error&trigger=Schedule"})
+	var list JobList
+	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil {
+		t.Fatal(err)
+	}
+	if f.lastQuery.Status != "Error" || f.lastQuery.Trigger != "schedule" || len(list.Jobs) != 4 {
+		t.Errorf("filtered query %+v gave %d jobs, want Error/schedule and 4", f.lastQuery, len(list.Jobs))
+	}
+	for _, j := range list.Jobs {
+		if j.Status != "Error" || j.Trigger != "schedule" {
+			t.Errorf("filtered list holds %s/%s", j.Status, j.Trigger)
+		}
 	}
 }

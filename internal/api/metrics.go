@@ -34,12 +34,14 @@ type MetricsOptions struct {
 //	hubble_backup_queue_depth                        gauge, jobs waiting
 //	hubble_backup_executing_jobs                     gauge, jobs executing
 //	hubble_backup_dir_free_bytes{dir}                gauge, free bytes of backup_dir and temp_dir
+//	hubble_backup_refused_jobs_evicted_total         counter, records of jobs that never ran, evicted
 type Metrics struct {
 	jobs         *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	archiveTotal prometheus.Counter
 	lastArchive  prometheus.Gauge
 	lastSuccess  prometheus.Gauge
+	evicted      prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -67,11 +69,15 @@ func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) (*Metrics, error
 			Namespace: MetricsNamespace, Name: "last_success_timestamp_seconds",
 			Help: "Unix time of the newest successful backup (0: none yet).",
 		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: MetricsNamespace, Name: "refused_jobs_evicted_total",
+			Help: "Records of jobs that never ran (refused by the limit, skipped, failed at once) evicted to keep the newest 10,000.",
+		}),
 	}
 	for _, st := range finalStatuses {
 		m.jobs.WithLabelValues(st)
 	}
-	cs := []prometheus.Collector{m.jobs, m.duration, m.archiveTotal, m.lastArchive, m.lastSuccess}
+	cs := []prometheus.Collector{m.jobs, m.duration, m.archiveTotal, m.lastArchive, m.lastSuccess, m.evicted}
 	if opts.QueueDepth != nil {
 		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: MetricsNamespace, Name: "queue_depth", Help: "Backup jobs waiting in the queue.",
@@ -111,6 +117,9 @@ func (m *Metrics) JobFinished(j Job) {
 		m.SetLastSuccess(j.FinishedAt, j.Bytes)
 	}
 }
+
+// RefusedEvicted counts n evicted records of jobs that never ran.
+func (m *Metrics) RefusedEvicted(n int) { m.evicted.Add(float64(n)) }
 
 // SetLastSuccess sets the last-success metrics, e.g. from the job store at
 // start-up so they survive a restart. A zero time is ignored.

@@ -43,7 +43,7 @@ func jobID(r *http.Request) (given, lookup string, rerr *requestError) {
 	if rerr != nil {
 		return "", "", rerr
 	}
-	given = strings.TrimSpace(valueFold(r.URL.Query(), "id"))
+	given = strings.TrimSpace(queryID(r.URL.RawQuery))
 	if given == "" {
 		given = strings.TrimSpace(bodyID)
 	}
@@ -54,6 +54,26 @@ func jobID(r *http.Request) (given, lookup string, rerr *requestError) {
 		return "", "", badRequest(cut(given, maxIDEcho), MsgIDFormat)
 	}
 	return given, strings.ToLower(given), nil
+}
+
+// queryID returns the id of the query string as given. url.Query drops a
+// pair it cannot decode, which would make a malformed id (Status?id=%zz)
+// look missing; such a value is returned raw, for the format check to refuse.
+func queryID(raw string) string {
+	v, _ := url.ParseQuery(raw) // keeps every pair it could decode
+	if id := valueFold(v, "id"); id != "" {
+		return id
+	}
+	for pair := range strings.SplitSeq(raw, "&") {
+		k, val, _ := strings.Cut(pair, "=")
+		if key, err := url.QueryUnescape(k); err != nil || !strings.EqualFold(key, "id") {
+			continue
+		}
+		if _, err := url.QueryUnescape(val); err != nil {
+			return val
+		}
+	}
+	return ""
 }
 
 func isHexID(s string) bool {

@@ -98,6 +98,9 @@ func TestHandler_BadInput(t *testing.T) {
 		{"json null", reqSpec{method: "POST", target: "/api/Backup/Cancel", body: `{"id":null}`, contentType: "application/json"}, 400, "", MsgIDRequired},
 		{"json without id", reqSpec{method: "POST", target: "/api/Backup/Cancel", body: `{}`, contentType: "application/json"}, 400, "", MsgIDRequired},
 		{"short", reqSpec{method: "GET", target: "/api/Backup/Status?id=abc"}, 400, "abc", MsgIDFormat},
+		// url.Query drops a pair it cannot decode: the id was given, malformed.
+		{"bad escape", reqSpec{method: "GET", target: "/api/Backup/Status?id=%zz"}, 400, "%zz", MsgIDFormat},
+		{"bad escape, other case", reqSpec{method: "POST", target: "/api/Backup/Cancel?x=1&ID=ab%2"}, 400, "ab%2", MsgIDFormat},
 		{"33 hex", reqSpec{method: "GET", target: "/api/Backup/Status?id=" + knownID + "a"}, 400, knownID + "a", MsgIDFormat},
 		{"not hex", reqSpec{method: "GET", target: "/api/Backup/Status?id=" + strings.Repeat("z", 32)}, 400, strings.Repeat("z", 32), MsgIDFormat},
 		{"overlong cut to 64", reqSpec{method: "GET", target: "/api/Backup/Status?id=" + long}, 400, long[:64], MsgIDFormat},
@@ -192,14 +195,20 @@ func TestHandler_InternalErrors(t *testing.T) {
 		name   string
 		setup  func(*fakeJobs)
 		req    reqSpec
+		code   int
+		id     string
 		prefix string
 	}{
-		{"submit", func(f *fakeJobs) { f.submitErr = errors.New("store is closed") },
-			reqSpec{method: "POST", target: "/api/Backup/Execute"}, "Internal error: submit job: store is closed"},
+		// SPEC section 4: a job the store cannot record is a 503, never a 500.
+		{"submit", func(f *fakeJobs) { f.submitErr = errors.New("record new job: write jobs.db: no space left on device") },
+			reqSpec{method: "POST", target: "/api/Backup/Execute"}, http.StatusServiceUnavailable, "",
+			"Unable to start a job: record new job: write jobs.db: no space left on device"},
 		{"get", func(f *fakeJobs) { f.getErr = errors.New("disk on fire") },
-			reqSpec{method: "GET", target: "/api/Backup/Status?id=" + knownID}, "Internal error: get job " + knownID + ": disk on fire"},
+			reqSpec{method: "GET", target: "/api/Backup/Status?id=" + knownID}, http.StatusInternalServerError, knownID,
+			"Internal error: get job " + knownID + ": disk on fire"},
 		{"panic", func(f *fakeJobs) { f.panicGet = true },
-			reqSpec{method: "GET", target: "/api/Backup/Jobs/" + knownID}, "Internal error: the request could not be handled."},
+			reqSpec{method: "GET", target: "/api/Backup/Jobs/" + knownID}, http.StatusInternalServerError, "",
+			"Internal error: the request could not be handled."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,10 +218,10 @@ func TestHandler_InternalErrors(t *testing.T) {
 			var logBuf bytes.Buffer
 			h := New(Options{Jobs: f, Logger: slog.New(slog.NewJSONHandler(&logBuf, nil))})
 			w := do(h, tt.req)
-			if w.Code != http.StatusInternalServerError {
-				t.Fatalf("code %d, body %s", w.Code, w.Body)
+			if w.Code != tt.code {
+				t.Fatalf("code %d, want %d, body %s", w.Code, tt.code, w.Body)
 			}
-			if s := statusOf(t, w); s.Status != StatusError || s.Message != tt.prefix {
+			if s := statusOf(t, w); s.Status != StatusError || s.Message != tt.prefix || s.ID != tt.id {
 				t.Errorf("answer %+v, want Message %q", s, tt.prefix)
 			}
 			if !strings.Contains(logBuf.String(), `"level":"ERROR"`) {

@@ -23,6 +23,8 @@ const (
 	MsgIDRequired = "Parameter 'id' is required."
 	MsgIDFormat   = "Parameter 'id' must be 32 hexadecimal characters."
 	MsgNotFound   = "Job with a given ID was not found."
+	// MsgUnableToStart starts Execute's 503 answer; the reason follows.
+	MsgUnableToStart = "Unable to start a job: "
 )
 
 const contentTypeJSON = "application/json; charset=utf-8"

@@ -67,7 +67,7 @@ func BenchmarkWriter(b *testing.B) {
 		if _, err := w.AddFile(ctx, DirDatabase+"/gl_budget.hubble", src); err != nil {
 			b.Fatal(err)
 		}
-		if err := w.Close(); err != nil {
+		if err := finish(b, w); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -97,7 +97,7 @@ func TestPlanningRows_ratio(t *testing.T) {
 	if _, err := w.AddBytes(context.Background(), "x", data); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
+	if err := finish(t, w); err != nil {
 		t.Fatal(err)
 	}
 	ratio := float64(len(data)) / float64(out.n)

@@ -6,7 +6,9 @@ import (
 	"compress/flate"
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -58,15 +60,14 @@ func bomb(t testing.TB, prefix []byte, zeroMiB int, suffix []byte) []byte {
 	return out.Bytes()
 }
 
-func tarHeader(t testing.TB, h *tar.Header) []byte {
+func rawTarHeader(t testing.TB, h *tar.Header) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(h); err != nil {
+	b, err := tarHeader(h)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// The header blocks are written at once; the entry stays unfinished.
-	return buf.Bytes()
+	// The header blocks alone: the entry stays unfinished.
+	return b
 }
 
 // allocated returns the bytes f allocates.
@@ -79,6 +80,8 @@ func allocated(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
+// TestVerify_gzipBomb: a bomb without an index (one gzip member, as any
+// tool writes it) is stopped at the limit, in bounded memory.
 func TestVerify_gzipBomb(t *testing.T) {
 	const expands = 1024 // MiB: 1 GiB from about 1 MiB
 	gl := DirDatabase + "/gl_budget.hubble"
@@ -87,13 +90,13 @@ func TestVerify_gzipBomb(t *testing.T) {
 		data func(t *testing.T) []byte
 	}{
 		{"one huge entry", func(t *testing.T) []byte {
-			return bomb(t, tarHeader(t, &tar.Header{Typeflag: tar.TypeReg, Name: gl, Mode: 0o644, Size: expands * mib}), expands, nil)
+			return bomb(t, rawTarHeader(t, &tar.Header{Typeflag: tar.TypeReg, Name: gl, Mode: 0o644, Size: expands * mib}), expands, nil)
 		}},
 		{"zeros after the end of the tar", func(t *testing.T) []byte {
 			return bomb(t, nil, expands, nil) // a tar of zero blocks only: end of archive, then more
 		}},
 		{"directory with content", func(t *testing.T) []byte {
-			return bomb(t, tarHeader(t, &tar.Header{Typeflag: tar.TypeDir, Name: DirDatabase + "/", Mode: 0o755, Size: expands * mib}), expands, nil)
+			return bomb(t, rawTarHeader(t, &tar.Header{Typeflag: tar.TypeDir, Name: DirDatabase + "/", Mode: 0o755, Size: expands * mib}), expands, nil)
 		}},
 	}
 	const limit = 16 * mib
@@ -106,7 +109,7 @@ func TestVerify_gzipBomb(t *testing.T) {
 			var rep *Report
 			var err error
 			alloc := allocated(func() {
-				rep, err = Verify(context.Background(), bytes.NewReader(data), Limits{MaxBytes: limit})
+				rep, err = Verify(context.Background(), bytes.NewReader(data), int64(len(data)), Limits{MaxBytes: limit})
 			})
 			if !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("Verify of a gzip bomb: %v, want ErrTooLarge", err)
@@ -121,45 +124,75 @@ func TestVerify_gzipBomb(t *testing.T) {
 	}
 }
 
-func TestExtract_gzipBomb(t *testing.T) {
-	const expands = 1024
+// TestVerifyExtract_gzipBomb: a bomb without an index is verified before
+// anything is written: refused by the limit (the free space), or, below
+// it, by the manifest that does not list it; nothing is ever written.
+func TestVerifyExtract_gzipBomb(t *testing.T) {
+	const expands = 256
 	gl := DirDatabase + "/gl_budget.hubble"
-	hdr := tarHeader(t, &tar.Header{Typeflag: tar.TypeReg, Name: gl, Mode: 0o644, Size: expands * mib})
-	data := bomb(t, hdr, expands, nil)
-	honest := &Manifest{FormatVersion: FormatVersion, Files: []File{{Path: gl, Bytes: 1000, SHA256: sha(nil)}}}
-	lying := &Manifest{FormatVersion: FormatVersion, Files: []File{{Path: gl, Bytes: expands * mib, SHA256: sha(nil)}}}
+	data := bomb(t, rawTarHeader(t, &tar.Header{Typeflag: tar.TypeReg, Name: gl, Mode: 0o644, Size: expands * mib}), expands, nil)
 	tests := []struct {
 		name string
-		m    *Manifest
 		lim  Limits
+		want string
 	}{
-		{"entry larger than the manifest says", honest, Limits{}},
-		{"manifest declares the bomb, limit stops it", lying, Limits{MaxBytes: 16 * mib}},
+		{"past the free space", Limits{MaxBytes: 16 * mib}, gl + ": entry of 268435456 bytes exceeds the limit of 16777216 bytes"},
+		{"within the free space", Limits{MaxBytes: 1 << 40}, "gzip: checksum mismatch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
+			var rep *Report
 			var err error
 			alloc := allocated(func() {
-				err = Extract(context.Background(), bytes.NewReader(data), dir, tt.m, tt.lim)
+				rep, err = VerifyExtract(context.Background(), bytes.NewReader(data), int64(len(data)), dir, tt.lim)
 			})
-			if !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("Extract of a gzip bomb: %v, want ErrTooLarge", err)
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("VerifyExtract of a gzip bomb: %v, want %q", err, tt.want)
+			}
+			if rep.Written != 0 {
+				t.Errorf("VerifyExtract wrote %d bytes of a bomb", rep.Written)
 			}
 			if alloc > 16*mib {
-				t.Errorf("Extract allocated %d bytes for a bomb", alloc)
+				t.Errorf("VerifyExtract allocated %d bytes for a bomb", alloc)
 			}
 			assertEmpty(t, dir)
 		})
 	}
 }
 
-// TestReadManifest_gzipBomb: skipping a huge entry to reach the manifest
-// is bounded too.
-func TestReadManifest_gzipBomb(t *testing.T) {
-	hdr := tarHeader(t, &tar.Header{Typeflag: tar.TypeReg, Name: "x", Mode: 0o644, Size: 1024 * mib})
-	data := bomb(t, hdr, 1024, nil)
-	if _, err := ReadManifest(context.Background(), bytes.NewReader(data), Limits{MaxBytes: 16 * mib}); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("ReadManifest of a gzip bomb: %v, want ErrTooLarge", err)
+// TestVerifyExtract_entryFlood: an archive of many tiny entries (one of
+// 300,000 once took 194 s and nearly all the inodes of temp_dir) is refused
+// before any is written: by the free inodes, or, with inodes to spare, by
+// its manifest, which does not list them.
+func TestVerifyExtract_entryFlood(t *testing.T) {
+	const flood = 20_000
+	entries, m := sampleEntries(t)
+	for i := range flood {
+		entries = append(entries, reg(fmt.Sprintf("%s/f%05d", DirDatabase, i), []byte{'x'}))
+	}
+	data := rawArchive(t, append(entries, manifestEntry(t, m))...)
+	tests := []struct {
+		name   string
+		inodes int64
+		want   string
+	}{
+		{"short of inodes", 10_000, "archive has more than 10000 entries ("},
+		{"inodes to spare", -1, "DatabaseBackup/f00000: not in manifest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func(f func(string) int64) { freeInodes = f }(freeInodes)
+			freeInodes = func(string) int64 { return tt.inodes }
+			dir := t.TempDir()
+			rep, err := VerifyExtract(context.Background(), bytes.NewReader(data), int64(len(data)), dir, Limits{})
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("VerifyExtract of %d entries: %v, want %q", flood, err, tt.want)
+			}
+			if rep.Written != 0 || len(rep.Problems) > maxProblems+1 {
+				t.Errorf("wrote %d bytes, listed %d problems", rep.Written, len(rep.Problems))
+			}
+			assertEmpty(t, dir)
+		})
 	}
 }

@@ -3,64 +3,154 @@ package archive
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// Extract writes the archive read from r into dir, an existing empty
-// directory, refusing at the first problem and then removing everything it
-// wrote. m is the archive's manifest as Verify returned it; the archive must
-// hold exactly the files it lists (plus manifest.json, identical to m).
+// VerifyExtract verifies the archive in r[0:size] and writes it into dir,
+// an existing empty directory, refusing a damaged or hostile archive before
+// it costs the space or the inodes it would take:
 //
-// Refused (ErrUnsafeEntry): absolute paths, ".." components, symbolic and
-// hard links, devices, fifos, and any entry m does not list. Refused
-// (ErrTooLarge): an entry larger than m declares (before any of it is
-// written), a total past m's declared total or lim.MaxBytes, too many
-// entries. Refused (ErrDamaged): checksum or size mismatches, a damaged gzip
-// or tar stream, missing files. Files are created 0640 and directories 0750
-// whatever the archive says, never through an existing file or symlink.
-func Extract(ctx context.Context, r io.Reader, dir string, m *Manifest, lim Limits) (err error) {
-	if m == nil {
-		return errors.New("extract archive: no manifest")
-	}
-	wantManifest, err := m.Marshal()
-	if err != nil {
-		return fmt.Errorf("extract archive: %w", err)
-	}
+//   - with an index (OpenIndexed), what the archive holds is known first:
+//     more entries than lim.MaxEntries or than dir has free inodes, or more
+//     content than lim.MaxBytes (the caller passes the free space), is
+//     refused before anything is written; then the tar headers are checked
+//     and the files are inflated, hashed and written several at once, none
+//     past the size the index declares;
+//   - without one (release 0.1.0), the archive is first verified without
+//     writing (VerifyStream, bounded by lim and the free inodes), then
+//     extracted by Walk with the manifest now known.
+//
+// An unsafe entry (absolute path, "..", link, device, fifo), a duplicate, a
+// damaged stream or a checksum mismatch stops it. Files are created 0640 and
+// directories 0750, never through an existing file or symlink. On any
+// problem everything it wrote is removed before it returns.
+//
+// The Report and the error are as Verify's: the error is nil only for an
+// intact archive, wraps ErrDamaged (plus ErrUnsafeEntry / ErrTooLarge when
+// they apply) with the same problem texts, each naming the entry and the
+// limit; a failing source, a failing write (a full disk) or a canceled ctx
+// is returned as such.
+func VerifyExtract(ctx context.Context, r io.ReaderAt, size int64, dir string, lim Limits) (rep *Report, err error) {
+	rep = &Report{}
 	if err := checkEmptyDir(dir); err != nil {
-		return err
+		return rep, err
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return fmt.Errorf("extract archive: %w", err)
+		return rep, fmt.Errorf("extract archive: %w", err)
 	}
 	defer root.Close()
-	x := &extractor{
-		root:     root,
-		dir:      dir,
-		madeDirs: make(map[string]bool),
-		buf:      make([]byte, 256<<10),
-	}
+	x := &extractor{root: root, dir: dir, madeDirs: make(map[string]bool)}
 	defer func() {
 		if err != nil {
 			x.cleanup()
+			rep.Manifest = nil
 		}
+		rep.Written = x.written
 	}()
-	lim = lim.withDefaults()
-	s, err := openStream(ctx, r, lim)
+	free := freeInodes(dir)
+	ar, err := OpenIndexed(r, size, lim)
+	switch {
+	case err == nil:
+		return x.indexed(ctx, ar, free)
+	case errors.Is(err, ErrNoIndex):
+		return x.twoPass(ctx, r, size, lim, free)
+	case isProblem(err):
+		v := newVerifier()
+		v.problem(err)
+		return v.rep, v.result()
+	}
+	return rep, err
+}
+
+func (x *extractor) indexed(ctx context.Context, ar *Reader, free int64) (*Report, error) {
+	v := newVerifier()
+	m := ar.Manifest()
+	if err := x.checkInodes(m, free); err != nil {
+		v.problem(err)
+		return v.rep, v.result()
+	}
+	for _, d := range slices.Sorted(maps.Keys(parents(m.Expected()))) {
+		if err := x.mkdirAll(d); err != nil {
+			return v.rep, err
+		}
+	}
+	if err := ar.verify(ctx, v, x.file, true); err != nil {
+		return v.rep, err
+	}
+	if err := v.result(); err != nil {
+		return v.rep, err
+	}
+	if err := x.file(newEntry(ManifestName, int64(len(ar.raw)), nil, bytes.NewReader(ar.raw))); err != nil {
+		return v.rep, err
+	}
+	return v.rep, nil
+}
+
+func (x *extractor) twoPass(ctx context.Context, r io.ReaderAt, size int64, lim Limits, free int64) (*Report, error) {
+	pass := lim.withDefaults()
+	byInodes := free >= 0 && free < int64(pass.MaxEntries)
+	if byInodes {
+		pass.MaxEntries = int(free)
+	}
+	rep, err := VerifyStream(ctx, io.NewSectionReader(r, 0, size), pass)
 	if err != nil {
-		return fmt.Errorf("extract archive: %w", err)
+		if byInodes && errors.Is(err, ErrTooLarge) && rep.Entries >= int(free) {
+			err = fmt.Errorf("%w (%s has %d free inodes)", err, x.dir, free)
+		}
+		return rep, err
 	}
-	if err := x.entries(s, m, wantManifest); err != nil {
-		return fmt.Errorf("extract archive: %w", err)
+	if err := x.checkInodes(rep.Manifest, free); err != nil {
+		v := newVerifier()
+		v.problem(err)
+		return v.rep, v.result()
 	}
-	return nil
+	return Walk(ctx, io.NewSectionReader(r, 0, size), WalkOptions{Limits: lim, Manifest: rep.Manifest}, x.file, x.mkdirAll)
+}
+
+// freeInodes is the number of inodes dir's file system has free, or -1
+// when it has no fixed number (btrfs, some network file systems). A
+// variable for tests: no unprivileged test can make a file system short of
+// inodes.
+var freeInodes = statfsFreeInodes
+
+func statfsFreeInodes(dir string) int64 {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil || st.Files == 0 {
+		return -1
+	}
+	return int64(st.Ffree)
+}
+
+// checkInodes refuses an archive whose files and directories need more
+// inodes than free, naming the first entry that would not fit.
+func (x *extractor) checkInodes(m *Manifest, free int64) error {
+	if free < 0 {
+		return nil
+	}
+	dirs := slices.Sorted(maps.Keys(parents(m.Expected())))
+	names := append(dirs, ManifestName)
+	for _, t := range m.Tables {
+		names = append(names, t.File)
+	}
+	for _, f := range m.Files {
+		names = append(names, f.Path)
+	}
+	if int64(len(names)) <= free {
+		return nil
+	}
+	return problemf(tooLarge, "%s: extracting the archive needs %d inodes (files and directories), %s has %d free",
+		display(names[free]), len(names), x.dir, free)
 }
 
 func checkEmptyDir(dir string) error {
@@ -81,111 +171,21 @@ func checkEmptyDir(dir string) error {
 	return nil
 }
 
+// extractor creates files and directories under root, remembering them
+// for cleanup; safe for concurrent use.
 type extractor struct {
 	root     *os.Root
 	dir      string
+	mu       sync.Mutex
 	created  []string // in creation order, for cleanup
 	madeDirs map[string]bool
-	buf      []byte
+	written  int64
 }
 
-func (x *extractor) entries(s *stream, m *Manifest, wantManifest []byte) error {
-	expected := m.Expected()
-	dirs := parents(expected)
-	declared := m.TotalBytes()
-	done := make(map[string]bool, len(expected)+1)
-	var written int64
-	for {
-		h, err := s.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		e, err := checkEntry(h)
-		if err != nil {
-			return err
-		}
-		if e.dir {
-			if !dirs[e.name] {
-				return problemf(unsafe, "%s/: directory not in manifest", display(e.name))
-			}
-			if err := x.mkdirAll(e.name); err != nil {
-				return err
-			}
-			continue
-		}
-		if done[e.name] {
-			return problemf(damaged, "%s: duplicate entry", display(e.name))
-		}
-		done[e.name] = true
-		if e.name == ManifestName {
-			if err := x.manifest(s, e, wantManifest); err != nil {
-				return err
-			}
-			continue
-		}
-		want, ok := expected[e.name]
-		switch {
-		case !ok:
-			return problemf(unsafe, "%s: not in manifest", display(e.name))
-		case e.size > want.Bytes:
-			return problemf(tooLarge, "%s: entry of %d bytes, manifest declares %d", e.name, e.size, want.Bytes)
-		case e.size < want.Bytes:
-			return problemf(damaged, "%s: size mismatch: manifest says %d bytes, archive holds %d", e.name, want.Bytes, e.size)
-		case e.size > declared-written:
-			return problemf(tooLarge, "%s: archive expands past the %d bytes its manifest declares", e.name, declared)
-		case e.size > s.lim.MaxBytes-written:
-			return problemf(tooLarge, "%s: archive expands past the limit of %d bytes", e.name, s.lim.MaxBytes)
-		}
-		written += e.size
-		if err := x.file(s, e.name, want); err != nil {
-			return err
-		}
-	}
-	if err := s.finish(); err != nil {
-		return err
-	}
-	if !done[ManifestName] {
-		return problemf(damaged, "%s: missing", ManifestName)
-	}
-	for _, f := range m.Files {
-		if !done[f.Path] {
-			return problemf(damaged, "%s: missing", f.Path)
-		}
-	}
-	for _, t := range m.Tables {
-		if !done[t.File] {
-			return problemf(damaged, "%s: missing", t.File)
-		}
-	}
-	return nil
-}
-
-// manifest writes manifest.json after checking it is the one verified.
-func (x *extractor) manifest(s *stream, e entry, want []byte) error {
-	if e.size > maxManifestBytes {
-		return problemf(tooLarge, "%s: larger than %d bytes", ManifestName, maxManifestBytes)
-	}
-	data, err := io.ReadAll(s.tr)
-	if err != nil {
-		return s.classify(err)
-	}
-	pm, err := ParseManifest(data)
-	if err != nil {
-		return problemf(damaged, "%s: invalid: %v", ManifestName, err)
-	}
-	if got, err := pm.Marshal(); err != nil || !bytes.Equal(got, want) {
-		return problemf(damaged, "%s: differs from the manifest that was verified", ManifestName)
-	}
-	sum := sha256.Sum256(data)
-	return x.file(s, ManifestName, File{Path: ManifestName, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}, data)
-}
-
-// file creates name and copies the current entry (or data, when given) into
-// it, hashing on the way; a mismatch with want is an error.
-func (x *extractor) file(s *stream, name string, want File, data ...[]byte) error {
+// file creates the entry's file and copies its content into it. Writing
+// overlaps the reading (inflating and hashing) in a second goroutine.
+func (x *extractor) file(e *Entry) error {
+	name := e.Name()
 	if i := strings.LastIndexByte(name, '/'); i > 0 {
 		if err := x.mkdirAll(name[:i]); err != nil {
 			return err
@@ -195,28 +195,21 @@ func (x *extractor) file(s *stream, name string, want File, data ...[]byte) erro
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
+	x.mu.Lock()
 	x.created = append(x.created, name)
-	h := sha256.New()
-	ew := &errWriter{w: f}
-	var src io.Reader = s.tr
-	if len(data) > 0 {
-		src = bytes.NewReader(data[0])
+	x.mu.Unlock()
+	n, rerr, werr := copyAsync(f, e)
+	if cerr := f.Close(); werr == nil && cerr != nil {
+		werr = cerr
 	}
-	n, err := io.CopyBuffer(io.MultiWriter(ew, h), src, x.buf)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		ew.err, err = cerr, cerr
-	}
-	if err != nil {
-		if ew.err != nil {
-			return fmt.Errorf("write %s: %w", name, ew.err)
-		}
-		return s.classify(err)
-	}
-	if n != want.Bytes {
-		return problemf(damaged, "%s: size mismatch: manifest says %d bytes, archive holds %d", name, want.Bytes, n)
-	}
-	if hex.EncodeToString(h.Sum(nil)) != want.SHA256 {
-		return problemf(damaged, "%s: sha256 mismatch", name)
+	x.mu.Lock()
+	x.written += n
+	x.mu.Unlock()
+	switch {
+	case werr != nil:
+		return fmt.Errorf("write %s: %w", name, werr)
+	case rerr != nil:
+		return rerr
 	}
 	return nil
 }
@@ -224,6 +217,8 @@ func (x *extractor) file(s *stream, name string, want File, data ...[]byte) erro
 // mkdirAll creates dir and its parents (0750), refusing anything that
 // already exists but was not made by this extraction.
 func (x *extractor) mkdirAll(dir string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	for i := 0; i <= len(dir); i++ {
 		if i < len(dir) && dir[i] != '/' {
 			continue
@@ -243,22 +238,9 @@ func (x *extractor) mkdirAll(dir string) error {
 
 // cleanup removes what the extraction created, newest first.
 func (x *extractor) cleanup() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	for i := len(x.created) - 1; i >= 0; i-- {
 		_ = x.root.Remove(x.created[i])
 	}
-}
-
-// errWriter remembers its writer's error, to tell a full disk from a
-// damaged archive.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil && e.err == nil {
-		e.err = err
-	}
-	return n, err
 }

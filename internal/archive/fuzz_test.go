@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"context"
+	"os"
 	"regexp"
 	"testing"
 
@@ -12,43 +13,88 @@ import (
 // fuzzLimits keep each fuzz iteration small.
 var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxEntries: 64}
 
+// FuzzVerify runs what production runs on an archive: Verify (through the
+// index when there is one, else the sequential walk), VerifyStream (the walk
+// alone) and VerifyExtract (what every restore does). Whatever the index
+// path accepts, the walk must accept with the same manifest (what tar sees
+// is what the index describes), and VerifyExtract must extract exactly the
+// files the manifest lists.
 func FuzzVerify(f *testing.F) {
 	// Small seeds: the fuzzer minimizes every input that finds new
 	// coverage, which takes long for inputs of kilobytes.
-	s := writeArchive(f, map[string][]byte{DirDatabase + "/t.s": []byte("1\tx\n")}, map[string][]byte{CopyInFile: []byte("\\copy\n")})
-	if _, err := Verify(context.Background(), bytes.NewReader(s.data), fuzzLimits); err != nil {
+	files := map[string][]byte{DirDatabase + "/t.s": []byte("1\tx\n")}
+	other := map[string][]byte{CopyInFile: []byte("\\copy\n")}
+	s := writeArchive(f, files, other)
+	if _, err := Verify(context.Background(), bytes.NewReader(s.data), int64(len(s.data)), fuzzLimits); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(s.data)
 	f.Add(s.data[:len(s.data)/2])
-	f.Add(rawArchive(f, reg("../x", []byte("x")), manifestEntry(f, &Manifest{FormatVersion: FormatVersion})))
-	f.Add(rawArchive(f, link(0x32, "l", "/etc"), manifestEntry(f, &Manifest{FormatVersion: FormatVersion})))
+	entries := []rawEntry{dirEntry(DirDatabase), reg(DirDatabase+"/t.s", files[DirDatabase+"/t.s"]), reg(CopyInFile, other[CopyInFile])}
+	f.Add(rawArchive(f, append(entries, manifestEntry(f, newManifest(files, other)))...))
+	f.Add(rawArchive(f, reg("../x", []byte("x")), manifestEntry(f, &Manifest{FormatVersion: formatNoIndex})))
+	f.Add(rawArchive(f, link(0x32, "l", "/etc"), manifestEntry(f, &Manifest{FormatVersion: formatNoIndex})))
 	f.Add(bomb(f, nil, 4, nil))
 	f.Add([]byte{})
 	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255})
+	f.Add(trailer{}.marshal())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
-		rep, err := Verify(ctx, bytes.NewReader(data), fuzzLimits)
-		if rep == nil {
-			t.Fatal("nil report")
+		rep, err := Verify(ctx, bytes.NewReader(data), int64(len(data)), fuzzLimits)
+		checkReport(t, rep, err)
+		stream, serr := VerifyStream(ctx, bytes.NewReader(data), fuzzLimits)
+		checkReport(t, stream, serr)
+		dir := t.TempDir()
+		xrep, xerr := VerifyExtract(ctx, bytes.NewReader(data), int64(len(data)), dir, fuzzLimits)
+		checkReport(t, xrep, xerr)
+		if xrep.Written > fuzzLimits.MaxBytes {
+			t.Fatalf("VerifyExtract wrote %d bytes, limit %d", xrep.Written, fuzzLimits.MaxBytes)
 		}
-		if rep.StreamBytes > fuzzLimits.MaxBytes+1 || rep.Entries > fuzzLimits.MaxEntries || rep.Bytes > fuzzLimits.MaxBytes {
-			t.Fatalf("limits exceeded: %+v", rep)
-		}
-		if (err == nil) != (len(rep.Problems) == 0) {
-			t.Fatalf("error %v with problems %q", err, rep.Problems)
+		if xerr != nil {
+			if names, _ := os.ReadDir(dir); len(names) > 0 {
+				t.Fatalf("refused extraction left %d entries", len(names))
+			}
 		}
 		if err != nil {
 			return
 		}
-		if rep.Manifest == nil {
-			t.Fatal("intact archive without a manifest")
+		if serr != nil {
+			t.Fatalf("Verify accepts what VerifyStream refuses: %v", serr)
 		}
-		// Whatever Verify accepts, Extract must extract.
-		if err := Extract(ctx, bytes.NewReader(data), t.TempDir(), rep.Manifest, fuzzLimits); err != nil {
-			t.Fatalf("Extract of a verified archive: %v", err)
+		if diff := cmp.Diff(rep.Manifest, stream.Manifest); diff != "" {
+			t.Fatalf("manifests differ (-Verify +VerifyStream):\n%s", diff)
+		}
+		if xerr != nil {
+			t.Fatalf("VerifyExtract of a verified archive: %v", xerr)
+		}
+		got := readTree(t, dir)
+		for p, want := range rep.Manifest.Expected() {
+			if b, ok := got[p]; !ok || sha(b) != want.SHA256 {
+				t.Fatalf("%s: extracted %d bytes, want %d with sha %s", p, len(b), want.Bytes, want.SHA256)
+			}
+		}
+		if len(got) != len(rep.Manifest.Expected())+1 {
+			t.Fatalf("extracted %d files, manifest lists %d (+ manifest.json)", len(got), len(rep.Manifest.Expected()))
 		}
 	})
+}
+
+// checkReport checks what holds of every report: limits respected, an
+// error exactly when problems are listed (or the source failed).
+func checkReport(t *testing.T, rep *Report, err error) {
+	t.Helper()
+	if rep == nil {
+		t.Fatal("nil report")
+	}
+	if rep.StreamBytes > fuzzLimits.MaxBytes+1 && !rep.Indexed || rep.Entries > fuzzLimits.MaxEntries || rep.Bytes > fuzzLimits.MaxBytes {
+		t.Fatalf("limits exceeded: %+v", rep)
+	}
+	if (err == nil) != (len(rep.Problems) == 0) {
+		t.Fatalf("error %v with problems %q", err, rep.Problems)
+	}
+	if err == nil && rep.Manifest == nil {
+		t.Fatal("intact archive without a manifest")
+	}
 }
 
 func FuzzParseManifest(f *testing.F) {
@@ -59,6 +105,7 @@ func FuzzParseManifest(f *testing.F) {
 	}
 	f.Add(good)
 	f.Add([]byte(`{"format_version":1}`))
+	f.Add([]byte(`{"format_version":2,"files":[{"path":"a","bytes":1,"sha256":"` + sha([]byte("x")) + `"}],"index":[{"path":"a","header":{"c":20,"u":512},"content":[{"c":21,"u":1}]}]}`))
 	f.Add([]byte(`{"format_version":1,"files":[{"path":"a/../b","bytes":1,"sha256":"00"}]}`))
 	f.Add([]byte(`{"format_version":1,"files":[{"path":"a","bytes":-1}]}`))
 	f.Add([]byte(`{"format_version":1,"snapshot_time":"2025-01-02T03:04:05+23:59"}`))

@@ -59,10 +59,11 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// newManifest returns a manifest for the given table and other files.
+// newManifest returns a manifest for the given table and other files, in
+// format 1 (no index); Writer.Finish turns it into the current format.
 func newManifest(tables, other map[string][]byte) *Manifest {
 	m := &Manifest{
-		FormatVersion: FormatVersion,
+		FormatVersion: formatNoIndex,
 		Tool:          "hubble-applianceapi",
 		ToolVersion:   "test",
 		Engine:        "postgresql",
@@ -140,14 +141,11 @@ func writeArchive(t testing.TB, tables, other map[string][]byte) sample {
 		}
 	}
 	m := newManifest(tables, other)
+	if err := w.Finish(ctx, m); err != nil {
+		t.Fatal(err)
+	}
 	mj, err := m.Marshal()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.AddBytes(ctx, ManifestName, mj); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{ManifestName: mj}
@@ -185,7 +183,8 @@ func manifestEntry(t testing.TB, m *Manifest) rawEntry {
 }
 
 // rawArchive builds a tar.gz from entries with the standard library, so
-// that fixtures do not depend on the Writer under test.
+// that fixtures do not depend on the Writer under test: one gzip member,
+// no index, as release 0.1.0 wrote (and as a hostile archive may be).
 func rawArchive(t testing.TB, entries ...rawEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer

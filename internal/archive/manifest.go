@@ -8,14 +8,12 @@ import (
 	"time"
 )
 
-// FormatVersion is the manifest format this package writes and reads.
-const FormatVersion = 1
-
 // maxManifestBytes bounds how much of manifest.json is ever read into memory.
 const maxManifestBytes = 64 << 20
 
 // Manifest describes what an archive holds. It is written as manifest.json,
-// the archive's last entry.
+// the archive's last entry, in a gzip member of its own that the trailer
+// points to.
 type Manifest struct {
 	FormatVersion int       `json:"format_version"`
 	Tool          string    `json:"tool"`
@@ -27,11 +25,35 @@ type Manifest struct {
 	Schema        string    `json:"schema"`
 	SnapshotTime  time.Time `json:"snapshot_time"`
 	CreatedTime   time.Time `json:"created_time"`
+	// Job is the id of the job that wrote the archive, so that a restarted
+	// service can find the archive of a job it did not see finish.
+	Job string `json:"job,omitempty"`
 	// Tables lists one data file per table.
 	Tables []Table `json:"tables"`
 	// Files lists every other file of the archive (scripts, the replication
 	// export), but not manifest.json itself.
 	Files []File `json:"files"`
+	// Index lists every tar entry but manifest.json in archive order with
+	// its gzip members (format 2; absent in format 1). Writer.Finish fills it.
+	Index []IndexEntry `json:"index,omitempty"`
+}
+
+// IndexEntry is one tar entry of the archive: the gzip member that holds
+// its tar header (after the previous entry's padding), then the members
+// that hold its content, nothing else. Members follow each other without
+// gaps from offset 0, so an entry's offset is the sum of what precedes it.
+type IndexEntry struct {
+	// Path is the tar name: a file's path, or a directory's with a
+	// trailing slash.
+	Path    string   `json:"path"`
+	Header  Member   `json:"header"`
+	Content []Member `json:"content,omitempty"`
+}
+
+// Member is one gzip member: its size in the archive and once inflated.
+type Member struct {
+	Compressed int64 `json:"c"`
+	Bytes      int64 `json:"u"`
 }
 
 // Table is one table's data file.
@@ -78,8 +100,8 @@ func ParseManifest(data []byte) (*Manifest, error) {
 // relative and unique paths (never manifest.json), sizes and row counts not
 // negative, and checksums of 64 lower-case hex digits.
 func (m *Manifest) Validate() error {
-	if m.FormatVersion != FormatVersion {
-		return fmt.Errorf("validate manifest: unknown format version %d (this tool reads %d)", m.FormatVersion, FormatVersion)
+	if m.FormatVersion != FormatVersion && m.FormatVersion != formatNoIndex {
+		return fmt.Errorf("validate manifest: unknown format version %d (this tool reads %d and %d)", m.FormatVersion, formatNoIndex, FormatVersion)
 	}
 	seen := make(map[string]bool, len(m.Tables)+len(m.Files))
 	check := func(what string, f File) error {
@@ -123,7 +145,7 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("validate manifest: %s is listed as a file and used as a directory", d)
 		}
 	}
-	return nil
+	return m.validateIndex()
 }
 
 func validSHA256(s string) bool {

@@ -51,12 +51,15 @@ func TestParseManifest_invalid(t *testing.T) {
 	file := func(path string, size int64, sha string) string {
 		return `{"path":"` + path + `","bytes":` + strconv.FormatInt(size, 10) + `,"sha256":"` + sha + `"}`
 	}
+	entry := func(path string, size int64) string {
+		return `{"path":"` + path + `","header":{"c":30,"u":512},"content":[{"c":25,"u":` + strconv.FormatInt(size, 10) + `}]}`
+	}
 	tests := []struct {
 		name, json, want string
 	}{
 		{"not JSON", `nope`, "parse manifest"},
 		{"trailing data", `{"format_version":1}{}`, "data after the JSON object"},
-		{"unknown version", `{"format_version":2}`, "unknown format version 2"},
+		{"unknown version", `{"format_version":3}`, "unknown format version 3"},
 		{"missing version", `{}`, "unknown format version 0"},
 		{"absolute path", `{"format_version":1,"files":[` + file("/etc/passwd", 1, sum) + `]}`, "absolute path"},
 		{"dot-dot", `{"format_version":1,"files":[` + file("a/../../b", 1, sum) + `]}`, "'..' in path"},
@@ -70,6 +73,18 @@ func TestParseManifest_invalid(t *testing.T) {
 		{"upper-case sha", `{"format_version":1,"files":[` + file("a", 1, strings.ToUpper(sum)) + `]}`, "sha256 is not"},
 		{"table without schema", `{"format_version":1,"tables":[{"name":"x","table":"x","file":"a","sha256":"` + sum + `"}]}`, "required"},
 		{"negative rows", `{"format_version":1,"tables":[{"name":"x","schema":"s","table":"x","file":"a","rows":-1,"sha256":"` + sum + `"}]}`, "negative row count"},
+		{"format 2 without an index", `{"format_version":2,"files":[` + file("a", 1, sum) + `]}`, "format 2 needs an index"},
+		{"format 1 with an index", `{"format_version":1,"files":[` + file("a", 1, sum) + `],"index":[` + entry("a", 1) + `]}`, "format 1 has no index"},
+		{"file not in the index", `{"format_version":2,"files":[` + file("a", 1, sum) + `,` + file("b", 1, sum) + `],"index":[` + entry("a", 1) + `]}`, "file b: not in the index"},
+		{"index entry not a file", `{"format_version":2,"files":[` + file("a", 1, sum) + `],"index":[` + entry("a", 1) + `,` + entry("b", 1) + `]}`, "index entry b: not a listed file"},
+		{"index entry twice", `{"format_version":2,"files":[` + file("a", 1, sum) + `],"index":[` + entry("a", 1) + `,` + entry("a", 1) + `]}`, "index entry a: listed twice"},
+		{"members hold another size", `{"format_version":2,"files":[` + file("a", 1, sum) + `],"index":[` + entry("a", 2) + `]}`, "members hold 2 bytes, the file has 1"},
+		{"unsafe index path", `{"format_version":2,"files":[` + file("a", 1, sum) + `],"index":[` + entry("a", 1) + `,` + entry("../x/", 0) + `]}`, "index entry ../x/: '..' in path"},
+		{"directory of no file", `{"format_version":2,"files":[` + file("a", 1, sum) + `],"index":[` + entry("a", 1) + `,` + entry("d/", 0) + `]}`, "directory holds no listed file"},
+		{"directory with content", `{"format_version":2,"files":[` + file("d/a", 1, sum) + `],"index":[` + entry("d/a", 1) + `,` + entry("d/", 1) + `]}`, "directory with content"},
+		{"header member too big", `{"format_version":2,"files":[` + file("a", 0, sum) + `],"index":[{"path":"a","header":{"c":20,"u":1048576}}]}`, "header member of 20 bytes (1048576 inflated) is out of range"},
+		{"content member too small", `{"format_version":2,"files":[` + file("a", 1, sum) + `],"index":[{"path":"a","header":{"c":20,"u":512},"content":[{"c":3,"u":1}]}]}`, "content member of 3 bytes"},
+		{"sizes overflow", `{"format_version":2,"files":[` + file("a", 2, sum) + `],"index":[{"path":"a","header":{"c":20,"u":512},"content":[{"c":9223372036854775807,"u":1},{"c":20,"u":1}]}]}`, "sizes out of range"},
 		{"table file clashes with file", `{"format_version":1,"tables":[{"name":"x","schema":"s","table":"x","file":"a","sha256":"` + sum + `"}],"files":[` + file("a", 0, sum) + `]}`, "listed twice"},
 	}
 	for _, tt := range tests {

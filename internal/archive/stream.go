@@ -66,9 +66,15 @@ type stream struct {
 	tr      *tar.Reader
 	n       int64 // uncompressed bytes read
 	entries int
+	cur     string // name of the entry being read, for messages
+	lastN   int    // what the last Read returned
+	zeros   int64  // zero bytes at the end of what was read
 
 	ctxErr, gzErr, limitErr error
 }
+
+// errAfterStream marks bytes after a gzip member that start no other.
+var errAfterStream = errors.New("data after the end of the compressed stream")
 
 func openStream(ctx context.Context, r io.Reader, lim Limits) (*stream, error) {
 	s := &stream{ctx: ctx, lim: lim.withDefaults(), src: &countingReader{r: r}}
@@ -83,8 +89,10 @@ func openStream(ctx context.Context, r io.Reader, lim Limits) (*stream, error) {
 		}
 		return nil, gzipError(err)
 	}
-	// The writer makes exactly one gzip member; anything after it is damage
-	// (finish says so), not a second member to be read.
+	// Members follow each other (the indexed format has many; release
+	// 0.1.0 wrote one): gunzip reads them as one stream, and so does this,
+	// one member at a time (Read), to tell bytes after the last member from
+	// a truncated one.
 	gz.Multistream(false)
 	s.gz = gz
 	s.tr = tar.NewReader(s)
@@ -106,15 +114,62 @@ func (s *stream) Read(p []byte) (int, error) {
 		p = p[:room]
 	}
 	n, err := s.gz.Read(p)
+	for err == io.EOF {
+		if err = s.nextMember(); err != nil || n > 0 {
+			break
+		}
+		n, err = s.gz.Read(p)
+	}
 	s.n += int64(n)
+	s.lastN = n
+	s.countZeros(p[:n])
 	if s.n > s.lim.MaxBytes {
-		s.limitErr = problemf(tooLarge, "archive: expands to more than %d bytes", s.lim.MaxBytes)
+		what := "archive"
+		if s.cur != "" {
+			what = display(s.cur)
+		}
+		s.limitErr = problemf(tooLarge, "%s: archive expands to more than %d bytes", what, s.lim.MaxBytes)
 		return n, s.limitErr
 	}
 	if err != nil && err != io.EOF && s.gzErr == nil {
 		s.gzErr = err
 	}
 	return n, err
+}
+
+// nextMember starts the member that follows the one that just ended, if
+// any: io.EOF at the end of the input, nil when one was started, else the
+// reason.
+func (s *stream) nextMember() error {
+	peek, err := s.br.Peek(2)
+	magic := string(peek) // Reset may overwrite what Peek returned
+	if len(magic) == 0 {
+		if s.src.err != nil {
+			return err
+		}
+		return io.EOF
+	}
+	if err := s.gz.Reset(s.br); err != nil {
+		if s.src.err != nil || magic == "\x1f\x8b" {
+			return err // a damaged member, not bytes after the last
+		}
+		return errAfterStream
+	}
+	s.gz.Multistream(false)
+	return nil
+}
+
+// countZeros keeps the length of the run of zero bytes the stream ends in.
+func (s *stream) countZeros(b []byte) {
+	i := len(b) - 1
+	for i >= 0 && b[i] == 0 {
+		i--
+	}
+	if i < 0 {
+		s.zeros += int64(len(b))
+	} else {
+		s.zeros = int64(len(b) - 1 - i)
+	}
 }
 
 // classify turns an error met while reading into the error to report.
@@ -139,6 +194,12 @@ func (s *stream) classify(err error) error {
 func (s *stream) next() (*tar.Header, error) {
 	h, err := s.tr.Next()
 	if err == io.EOF {
+		// tar.Reader also ends quietly where the input does between two
+		// entries; the archive must end in its end-of-archive blocks.
+		if s.lastN == 0 || s.zeros < endBlocks {
+			return nil, problemf(damaged, "tar: truncated archive (no end-of-archive marker)")
+		}
+		s.cur = ""
 		return nil, io.EOF
 	}
 	if err != nil {
@@ -148,6 +209,7 @@ func (s *stream) next() (*tar.Header, error) {
 		return nil, s.classify(err)
 	}
 	s.entries++
+	s.cur = h.Name
 	if s.entries > s.lim.MaxEntries {
 		return nil, problemf(tooLarge, "%s: archive has more than %d entries", display(h.Name), s.lim.MaxEntries)
 	}
@@ -155,25 +217,36 @@ func (s *stream) next() (*tar.Header, error) {
 }
 
 // finish reads the stream to its end, so that gzip checks the CRC-32 and
-// size in its trailer, and checks that nothing follows the gzip member.
+// size in every member's trailer, and checks that nothing but zeros (tar's
+// padding of its last record) follows the end-of-archive marker.
 func (s *stream) finish() error {
-	if _, err := io.Copy(io.Discard, s); err != nil {
-		return s.classify(err)
-	}
-	if _, err := s.br.ReadByte(); err != io.EOF {
-		if s.src.err != nil {
-			return fmt.Errorf("read archive: %w", s.src.err)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := s.Read(buf)
+		if !allZero(buf[:n]) {
+			return problemf(damaged, "tar: data after the end-of-archive marker")
 		}
-		return problemf(damaged, "gzip: data after the end of the compressed stream")
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return s.classify(err)
+		}
 	}
-	return nil
 }
 
 // gzipError names the gzip layer and says what is wrong with it.
 func gzipError(err error) error {
+	return problemf(damaged, "gzip: %s", gzipMsg(err))
+}
+
+// gzipMsg says what a gzip reader's error means.
+func gzipMsg(err error) string {
 	var corrupt flate.CorruptInputError
 	var msg string
 	switch {
+	case errors.Is(err, errAfterStream):
+		msg = errAfterStream.Error()
 	case errors.Is(err, gzip.ErrChecksum):
 		msg = "checksum mismatch (CRC-32 or size in the trailer)"
 	case errors.Is(err, gzip.ErrHeader):
@@ -187,5 +260,5 @@ func gzipError(err error) error {
 	default:
 		msg = err.Error()
 	}
-	return problemf(damaged, "gzip: %s", msg)
+	return msg
 }

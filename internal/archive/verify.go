@@ -2,8 +2,6 @@ package archive
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,9 +21,14 @@ type Report struct {
 	// CompressedBytes what was read of the gzip stream.
 	StreamBytes     int64
 	CompressedBytes int64
+	// Indexed reports that the archive was read through its index.
+	Indexed bool
+	// Written is what an extraction wrote (and removed again if it failed).
+	Written int64
 	// Problems names each damaged, missing, extra or unsafe path (or "gzip",
 	// "tar" for the stream), e.g. "DatabaseBackup/gl_budget.hubble: sha256
-	// mismatch". Empty when the archive is intact.
+	// mismatch". Empty when the archive is intact. At most maxProblems are
+	// listed, then one line counts the others.
 	Problems []string
 }
 
@@ -68,10 +71,19 @@ type verifier struct {
 	manifest []byte
 	hasMan   bool
 	buf      []byte
+	more     int // problems past maxProblems, counted only
 }
 
+// maxProblems bounds the problems listed: an entry flood must not cost a
+// line of memory per entry.
+const maxProblems = 1000
+
 func (v *verifier) problem(err error) {
-	v.rep.Problems = append(v.rep.Problems, err.Error())
+	if len(v.rep.Problems) < maxProblems {
+		v.rep.Problems = append(v.rep.Problems, err.Error())
+	} else {
+		v.more++
+	}
 	for _, k := range []error{ErrUnsafeEntry, ErrTooLarge} {
 		if errors.Is(err, k) && !containsErr(v.kinds, k) {
 			v.kinds = append(v.kinds, k)
@@ -88,41 +100,52 @@ func containsErr(list []error, e error) bool {
 	return false
 }
 
-// Verify streams the whole archive once and checks everything that can be
-// checked without extracting it: the gzip stream (CRC-32 and size in its
-// trailer, nothing after it), the tar structure, that every entry is safe
-// to extract, and that the regular files are exactly those manifest.json
-// lists, with its sizes and sha256 checksums. Limits are enforced while
-// streaming.
+func newVerifier() *verifier {
+	return &verifier{rep: &Report{}, seen: make(map[string]File), buf: make([]byte, 256<<10)}
+}
+
+// VerifyStream reads the archive from r once, in order, and checks
+// everything that can be checked without extracting it: the gzip stream
+// (every member's CRC-32 and size, nothing after the last), the tar
+// structure, that every entry is safe to extract, and that the regular files
+// are exactly those manifest.json lists, with its sizes and sha256
+// checksums. Limits are enforced while streaming. It reads the archives of
+// every release alike (the index, if any, is not needed).
 //
 // The Report is never nil. The error is nil only for an intact archive;
 // otherwise it wraps ErrDamaged (and ErrUnsafeEntry / ErrTooLarge when they
 // apply) and the Report lists each problem. A failing source or a canceled
 // ctx is returned as such, not as damage.
-func Verify(ctx context.Context, r io.Reader, lim Limits) (*Report, error) {
-	v := &verifier{rep: &Report{}, seen: make(map[string]File), buf: make([]byte, 256<<10)}
-	s, err := openStream(ctx, r, lim)
+func VerifyStream(ctx context.Context, r io.Reader, lim Limits) (*Report, error) {
+	w := &walker{v: newVerifier(), collect: true}
+	return w.run(ctx, r, lim)
+}
+
+// Verify checks the archive in r[0:size] as VerifyStream does. An archive
+// with an index is checked through it (OpenIndexed, CheckStructure, then
+// every file inflated and hashed, several at once), others by VerifyStream.
+func Verify(ctx context.Context, r io.ReaderAt, size int64, lim Limits) (*Report, error) {
+	ar, err := OpenIndexed(r, size, lim)
+	if errors.Is(err, ErrNoIndex) {
+		return VerifyStream(ctx, io.NewSectionReader(r, 0, size), lim)
+	}
+	v := newVerifier()
+	v.rep.CompressedBytes = size
 	if err != nil {
-		if !errors.Is(err, ErrDamaged) {
+		if !isProblem(err) {
 			return v.rep, err
 		}
 		v.problem(err)
 		return v.rep, v.result()
 	}
-	complete, err := v.read(s)
-	v.rep.StreamBytes, v.rep.CompressedBytes = s.n, s.src.n
-	if err != nil {
-		if !errors.Is(err, ErrDamaged) && !errors.Is(err, ErrTooLarge) {
-			return v.rep, err // context or source I/O
-		}
-		v.problem(err)
+	if err := ar.verify(ctx, v, nil, false); err != nil {
+		return v.rep, err
 	}
-	return v.conclude(complete)
+	return v.rep, v.result()
 }
 
-// conclude parses the manifest that was read and, when every entry was
-// seen, compares the archive against it: the last step of Verify and
-// VerifyExtract alike.
+// conclude parses the manifest that was read and compares the archive
+// against it: the last step of every sequential read.
 func (v *verifier) conclude(complete bool) (*Report, error) {
 	if v.hasMan && v.manifest != nil {
 		m, err := ParseManifest(v.manifest)
@@ -132,69 +155,16 @@ func (v *verifier) conclude(complete bool) (*Report, error) {
 			v.rep.Manifest = m
 		}
 	}
-	if complete {
-		v.compare()
-	}
+	v.compare(complete)
 	return v.rep, v.result()
 }
 
-// read walks the entries. complete reports that every entry was read (the
-// stream itself may still have failed at its end).
-func (v *verifier) read(s *stream) (complete bool, err error) {
-	for {
-		h, err := s.next()
-		if err == io.EOF {
-			return true, s.finish()
-		}
-		if err != nil {
-			return false, err
-		}
-		v.rep.Entries++
-		e, err := checkEntry(h)
-		if err != nil {
-			v.problem(err) // its content, if any, is skipped by the next call
-			continue
-		}
-		if e.dir {
-			v.dirs = append(v.dirs, e.name)
-			continue
-		}
-		if _, dup := v.seen[e.name]; dup || (e.name == ManifestName && v.hasMan) {
-			v.problem(problemf(damaged, "%s: duplicate entry", display(e.name)))
-			continue
-		}
-		// A header can declare a size its compressed stream does not pay
-		// for (sparse files), so the content is bounded on its own too.
-		if e.size > s.lim.MaxBytes-v.rep.Bytes {
-			return false, problemf(tooLarge, "%s: entry of %d bytes exceeds the limit of %d bytes", display(e.name), e.size, s.lim.MaxBytes)
-		}
-		v.rep.Files++
-		v.rep.Bytes += e.size
-		if e.name == ManifestName {
-			v.hasMan = true
-			if e.size > maxManifestBytes {
-				v.problem(problemf(damaged, "%s: larger than %d bytes", ManifestName, maxManifestBytes))
-				continue
-			}
-			data, err := io.ReadAll(s.tr)
-			if err != nil {
-				return false, s.classify(err)
-			}
-			v.manifest = data
-			continue
-		}
-		h256 := sha256.New()
-		n, err := io.CopyBuffer(h256, s.tr, v.buf)
-		if err != nil {
-			return false, s.classify(err)
-		}
-		v.seen[e.name] = File{Path: e.name, Bytes: n, SHA256: hex.EncodeToString(h256.Sum(nil))}
-		v.order = append(v.order, e.name)
+// compare checks the archive's files against the manifest, when every
+// entry was seen.
+func (v *verifier) compare(complete bool) {
+	if !complete {
+		return
 	}
-}
-
-// compare checks the archive's files against the manifest.
-func (v *verifier) compare() {
 	m := v.rep.Manifest
 	if m == nil {
 		if !v.hasMan {
@@ -236,6 +206,10 @@ func (v *verifier) compare() {
 func (v *verifier) result() error {
 	if len(v.rep.Problems) == 0 {
 		return nil
+	}
+	if v.more > 0 {
+		v.rep.Problems = append(v.rep.Problems, fmt.Sprintf("and %d more problems", v.more))
+		v.more = 0
 	}
 	return &verifyError{problems: v.rep.Problems, kinds: append([]error{ErrDamaged}, v.kinds...)}
 }

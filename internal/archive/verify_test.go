@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -12,24 +13,54 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// verifiers are the two ways to verify an archive: through its index when
+// it has one (Verify), and the sequential walk (VerifyStream).
+var verifiers = []struct {
+	name    string
+	indexed bool
+	verify  func(ctx context.Context, data []byte, lim Limits) (*Report, error)
+}{
+	{"Verify", true, func(ctx context.Context, data []byte, lim Limits) (*Report, error) {
+		return Verify(ctx, bytes.NewReader(data), int64(len(data)), lim)
+	}},
+	{"VerifyStream", false, func(ctx context.Context, data []byte, lim Limits) (*Report, error) {
+		return VerifyStream(ctx, bytes.NewReader(data), lim)
+	}},
+}
+
 func TestVerify_intact(t *testing.T) {
-	s := writeSample(t)
-	rep, err := Verify(context.Background(), bytes.NewReader(s.data), Limits{})
-	if err != nil {
-		t.Fatalf("Verify of an intact archive: %v (problems %q)", err, rep.Problems)
-	}
-	if diff := cmp.Diff(s.manifest, rep.Manifest); diff != "" {
-		t.Errorf("manifest (-want +got):\n%s", diff)
-	}
-	var bytesWant int64
-	for _, b := range s.files {
-		bytesWant += int64(len(b))
-	}
-	if rep.Files != len(s.files) || rep.Entries != len(s.files)+2 || rep.Bytes != bytesWant {
-		t.Errorf("report: %d files, %d entries, %d bytes; want %d, %d, %d", rep.Files, rep.Entries, rep.Bytes, len(s.files), len(s.files)+2, bytesWant)
-	}
-	if rep.CompressedBytes != int64(len(s.data)) || rep.StreamBytes <= rep.Bytes {
-		t.Errorf("report: compressed %d (file %d), stream %d", rep.CompressedBytes, len(s.data), rep.StreamBytes)
+	for _, vf := range verifiers {
+		for _, legacy := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/legacy=%v", vf.name, legacy), func(t *testing.T) {
+				s := writeSample(t)
+				if legacy {
+					s = legacySample(t)
+				}
+				rep, err := vf.verify(context.Background(), s.data, Limits{})
+				if err != nil {
+					t.Fatalf("Verify of an intact archive: %v (problems %q)", err, rep.Problems)
+				}
+				if diff := cmp.Diff(s.manifest, rep.Manifest); diff != "" {
+					t.Errorf("manifest (-want +got):\n%s", diff)
+				}
+				var bytesWant int64
+				for _, b := range s.files {
+					bytesWant += int64(len(b))
+				}
+				if rep.Files != len(s.files) || rep.Entries != len(s.files)+2 || rep.Bytes != bytesWant {
+					t.Errorf("report: %d files, %d entries, %d bytes; want %d, %d, %d", rep.Files, rep.Entries, rep.Bytes, len(s.files), len(s.files)+2, bytesWant)
+				}
+				if rep.CompressedBytes != int64(len(s.data)) || rep.StreamBytes <= rep.Bytes || rep.Indexed != (vf.indexed && !legacy) {
+					t.Errorf("report: compressed %d (file %d), stream %d, indexed %v", rep.CompressedBytes, len(s.data), rep.StreamBytes, rep.Indexed)
+				}
+				if !legacy {
+					stream, err := VerifyStream(context.Background(), bytes.NewReader(s.data), Limits{})
+					if err != nil || stream.StreamBytes != rep.StreamBytes {
+						t.Errorf("stream of %d bytes by the index, %d read (%v)", rep.StreamBytes, stream.StreamBytes, err)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -39,6 +70,26 @@ type damage struct {
 	archive func(t *testing.T) []byte
 	kinds   []error  // sentinels the error must wrap (ErrDamaged always)
 	want    []string // substrings, each of which some problem must contain
+}
+
+// wants is what some problem must say when the archive is read through its
+// index (when it has one), or sequentially.
+func (d damage) wants(indexed bool) []string {
+	if w, ok := indexedWants[d.name]; ok && indexed {
+		return w
+	}
+	return d.want
+}
+
+// indexedWants is what reading through the index says, where it differs.
+var indexedWants = map[string][]string{
+	"flipped byte early in the compressed stream":         {"gzip member at offset"},
+	"flipped byte in the middle of the compressed stream": {"gzip member at offset"},
+	"flipped byte in the manifest's member":               {"manifest.json: gzip member at offset"},
+	"flipped byte in the index trailer":                   {"gzip: index trailer: header checksum mismatch"},
+	"flipped byte in the gzip CRC":                        {"gzip: index trailer: not the end-of-archive member"},
+	"flipped byte in the gzip size":                       {"gzip: index trailer: not the end-of-archive member"},
+	"second archive appended":                             {"gzip: index trailer: the manifest's member is out of place"},
 }
 
 // hostile builds the sample archive with the standard library, with edit
@@ -85,20 +136,27 @@ func damages() []damage {
 	return []damage{
 		{"flipped byte early in the compressed stream", flipByte(func(n int) int { return n / 5 }), nil, []string{"gzip: "}},
 		{"flipped byte in the middle of the compressed stream", flipByte(func(n int) int { return n / 2 }), nil, []string{"gzip: "}},
-		{"flipped byte late in the compressed stream", flipByte(func(n int) int { return n - 40 }), nil, []string{"gzip: "}},
+		{"flipped byte in the manifest's member", flipByte(func(n int) int { return n - int(trailerSize) - 40 }), nil, []string{"gzip: "}},
+		{"flipped byte in the index trailer", flipByte(func(n int) int { return n - 40 }), nil, []string{"gzip: invalid header"}},
 		{"flipped byte in the gzip CRC", flipByte(func(n int) int { return n - 6 }), nil, []string{"gzip: checksum mismatch"}},
 		{"flipped byte in the gzip size", flipByte(func(n int) int { return n - 2 }), nil, []string{"gzip: checksum mismatch"}},
 		{"truncated in the middle", truncated(func(n int) int { return n / 2 }), nil, []string{"gzip: truncated"}},
 		{"truncated trailer", truncated(func(n int) int { return n - 3 }), nil, []string{"gzip: truncated"}},
+		// Between two members the gzip stream ends cleanly: the tar's own
+		// end-of-archive marker is what is missing.
+		{"truncated before the trailer", truncated(func(n int) int { return n - int(trailerSize) }), nil, []string{"tar: truncated archive (no end-of-archive marker)"}},
 		{"truncated header", truncated(func(int) int { return 5 }), nil, []string{"gzip: truncated"}},
 		{"empty file", truncated(func(int) int { return 0 }), nil, []string{"gzip: empty"}},
 		{"not gzip", func(*testing.T) []byte { return []byte("PK\x03\x04 this is a zip file, honest") }, nil, []string{"gzip: invalid header"}},
 		{"data after the gzip stream", func(t *testing.T) []byte {
 			return append(bytes.Clone(writeSample(t).data), "garbage"...)
 		}, nil, []string{"gzip: data after the end of the compressed stream"}},
-		{"second gzip member", func(t *testing.T) []byte {
+		{"second archive appended", func(t *testing.T) []byte {
 			return append(bytes.Clone(writeSample(t).data), writeSample(t).data...)
-		}, nil, []string{"gzip: data after the end of the compressed stream"}},
+		}, nil, []string{"tar: data after the end-of-archive marker"}},
+		{"second gzip member after a release 0.1.0 archive", func(t *testing.T) []byte {
+			return append(bytes.Clone(legacySample(t).data), legacySample(t).data...)
+		}, nil, []string{"tar: data after the end-of-archive marker"}},
 		{"content byte changed, archive rebuilt", hostile(func(entries []rawEntry, m *Manifest) ([]rawEntry, *Manifest) {
 			for i := range entries {
 				if entries[i].hdr.Name == gl {
@@ -151,28 +209,30 @@ func damages() []damage {
 
 func TestVerify_damaged(t *testing.T) {
 	for _, d := range damages() {
-		t.Run(d.name, func(t *testing.T) {
-			rep, err := Verify(context.Background(), bytes.NewReader(d.archive(t)), Limits{})
-			if err == nil {
-				t.Fatalf("Verify succeeded; report %+v", rep)
-			}
-			for _, k := range append([]error{ErrDamaged}, d.kinds...) {
-				if !errors.Is(err, k) {
-					t.Errorf("error %q does not wrap %q", err, k)
+		for _, vf := range verifiers {
+			t.Run(d.name+"/"+vf.name, func(t *testing.T) {
+				rep, err := vf.verify(context.Background(), d.archive(t), Limits{})
+				if err == nil {
+					t.Fatalf("Verify succeeded; report %+v", rep)
 				}
-			}
-			if rep == nil {
-				t.Fatal("nil report")
-			}
-			for _, w := range d.want {
-				if !containsSubstring(rep.Problems, w) {
-					t.Errorf("no problem mentions %q; problems:\n%s", w, strings.Join(rep.Problems, "\n"))
+				for _, k := range append([]error{ErrDamaged}, d.kinds...) {
+					if !errors.Is(err, k) {
+						t.Errorf("error %q does not wrap %q", err, k)
+					}
 				}
-			}
-			if !strings.Contains(err.Error(), rep.Problems[0]) {
-				t.Errorf("error %q does not name the first problem %q", err, rep.Problems[0])
-			}
-		})
+				if rep == nil {
+					t.Fatal("nil report")
+				}
+				for _, w := range d.wants(vf.indexed) {
+					if !containsSubstring(rep.Problems, w) {
+						t.Errorf("no problem mentions %q; problems:\n%s", w, strings.Join(rep.Problems, "\n"))
+					}
+				}
+				if !strings.Contains(err.Error(), rep.Problems[0]) {
+					t.Errorf("error %q does not name the first problem %q", err, rep.Problems[0])
+				}
+			})
+		}
 	}
 }
 
@@ -192,7 +252,7 @@ func TestVerify_contentChangeNamesOnlyTheFile(t *testing.T) {
 		if d.name != "content byte changed, archive rebuilt" {
 			continue
 		}
-		rep, _ := Verify(context.Background(), bytes.NewReader(d.archive(t)), Limits{})
+		rep, _ := VerifyStream(context.Background(), bytes.NewReader(d.archive(t)), Limits{})
 		want := []string{"DatabaseBackup/gl_budget.hubble: sha256 mismatch"}
 		if diff := cmp.Diff(want, rep.Problems); diff != "" {
 			t.Errorf("problems (-want +got):\n%s", diff)
@@ -204,12 +264,14 @@ func TestVerify_contentChangeNamesOnlyTheFile(t *testing.T) {
 
 func TestVerify_tooManyEntries(t *testing.T) {
 	s := writeSample(t)
-	rep, err := Verify(context.Background(), bytes.NewReader(s.data), Limits{MaxEntries: 3})
-	if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrDamaged) {
-		t.Fatalf("Verify with 3 entries allowed: %v", err)
-	}
-	if !containsSubstring(rep.Problems, "more than 3 entries") {
-		t.Errorf("problems %q", rep.Problems)
+	for _, vf := range verifiers {
+		rep, err := vf.verify(context.Background(), s.data, Limits{MaxEntries: 3})
+		if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrDamaged) {
+			t.Fatalf("%s with 3 entries allowed: %v", vf.name, err)
+		}
+		if !containsSubstring(rep.Problems, "more than 3 entries") {
+			t.Errorf("%s: problems %q", vf.name, rep.Problems)
+		}
 	}
 }
 
@@ -230,40 +292,40 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// failingReaderAt fails every read that reaches past after.
+type failingReaderAt struct {
+	r     io.ReaderAt
+	after int64
+}
+
+func (f *failingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.after {
+		return 0, errors.New("input/output error")
+	}
+	return f.r.ReadAt(p, off)
+}
+
 func TestVerify_sourceAndContextErrors(t *testing.T) {
 	s := writeSample(t)
-	_, err := Verify(context.Background(), &failingReader{r: bytes.NewReader(s.data), after: len(s.data) / 2}, Limits{})
+	_, err := VerifyStream(context.Background(), &failingReader{r: bytes.NewReader(s.data), after: len(s.data) / 2}, Limits{})
 	if err == nil || errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "input/output error") {
-		t.Errorf("Verify with a failing source: %v, want the source's error, not damage", err)
+		t.Errorf("VerifyStream with a failing source: %v, want the source's error, not damage", err)
 	}
-	_, err = Verify(context.Background(), &failingReader{r: bytes.NewReader(s.data), after: 0}, Limits{})
+	_, err = VerifyStream(context.Background(), &failingReader{r: bytes.NewReader(s.data), after: 0}, Limits{})
 	if err == nil || errors.Is(err, ErrDamaged) {
-		t.Errorf("Verify with a source failing at once: %v, want the source's error, not damage", err)
+		t.Errorf("VerifyStream with a source failing at once: %v, want the source's error, not damage", err)
+	}
+	for _, after := range []int64{0, int64(len(s.data)) / 2, int64(len(s.data)) - trailerSize - 1} {
+		_, err = Verify(context.Background(), &failingReaderAt{r: bytes.NewReader(s.data), after: after}, int64(len(s.data)), Limits{})
+		if err == nil || errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "input/output error") {
+			t.Errorf("Verify with a source failing after %d bytes: %v, want the source's error, not damage", after, err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Verify(ctx, bytes.NewReader(s.data), Limits{}); !errors.Is(err, context.Canceled) || errors.Is(err, ErrDamaged) {
-		t.Errorf("Verify with a canceled context: %v", err)
-	}
-}
-
-func TestReadManifest(t *testing.T) {
-	s := writeSample(t)
-	m, err := ReadManifest(context.Background(), bytes.NewReader(s.data), Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(s.manifest, m); diff != "" {
-		t.Errorf("manifest (-want +got):\n%s", diff)
-	}
-	for _, d := range damages() {
-		switch d.name {
-		case "missing manifest", "../ entry", "symlink", "truncated in the middle", "not gzip":
-		default:
-			continue
-		}
-		if _, err := ReadManifest(context.Background(), bytes.NewReader(d.archive(t)), Limits{}); err == nil {
-			t.Errorf("ReadManifest of %s succeeded", d.name)
+	for _, vf := range verifiers {
+		if _, err := vf.verify(ctx, s.data, Limits{}); !errors.Is(err, context.Canceled) || errors.Is(err, ErrDamaged) {
+			t.Errorf("%s with a canceled context: %v", vf.name, err)
 		}
 	}
 }

@@ -2,40 +2,34 @@ package archive
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
-	"github.com/klauspost/pgzip"
+	"github.com/klauspost/compress/gzip"
 )
 
-// Compression block size and the number of blocks compressed at once. With
-// 1 MiB blocks and 4 in flight, two cores stay busy while one block is being
-// written out, and the compressor's memory stays around 16 MiB.
-const (
-	gzipBlockSize = 1 << 20
-	gzipBlocks    = 4
-)
-
-// copyChunk is how much AddFile copies between context checks.
+// copyChunk is how much is copied between context checks.
 const copyChunk = 1 << 20
 
-// Writer writes an archive: a tar stream compressed by pgzip (parallel
-// blocks, but a single ordinary gzip member). Entries are written in the
-// order of the calls; the caller adds manifest.json last. A Writer is not
-// safe for concurrent use. After any error the archive is unusable: Close
-// still must be called to release the compressor's goroutines.
+// Writer writes an archive in the indexed format (doc.go): every tar header
+// and every file's content in gzip members of their own, manifest.json (with
+// the index) in its own member, then the fixed trailer. Entries are written
+// in the order of the calls; Finish ends the archive. A Writer is not safe
+// for concurrent use; after any error the archive is unusable.
 type Writer struct {
-	gz    *pgzip.Writer
-	tw    *tar.Writer
+	out   *countWriter
+	level int
+	gz    *gzip.Writer
 	mtime time.Time
 	names map[string]bool
 	files []File
+	index []IndexEntry
+	pad   int64 // padding owed by the last entry, written before the next header
 	buf   []byte
 	err   error
 }
@@ -43,20 +37,15 @@ type Writer struct {
 // NewWriter returns a Writer compressing at level (gzip levels: 0 none,
 // 1 fastest ... 9 smallest, -1 default) into w.
 func NewWriter(w io.Writer, level int) (*Writer, error) {
-	gz, err := pgzip.NewWriterLevel(w, level)
+	gz, err := gzip.NewWriterLevel(io.Discard, level)
 	if err != nil {
 		return nil, fmt.Errorf("new archive writer: %w", err)
 	}
-	if err := gz.SetConcurrency(gzipBlockSize, gzipBlocks); err != nil {
-		return nil, fmt.Errorf("new archive writer: %w", err)
-	}
-	mtime := time.Now().Truncate(time.Second)
-	// pgzip, unlike compress/gzip, writes a zero ModTime as a bogus date.
-	gz.ModTime = mtime
 	return &Writer{
+		out:   &countWriter{w: w},
+		level: level,
 		gz:    gz,
-		tw:    tar.NewWriter(gz),
-		mtime: mtime,
+		mtime: time.Now().Truncate(time.Second),
 		names: make(map[string]bool),
 	}, nil
 }
@@ -71,29 +60,18 @@ func (w *Writer) AddDir(name string) error {
 	if err := w.begin(name); err != nil {
 		return err
 	}
-	if err := w.tw.WriteHeader(w.header(name+"/", tar.TypeDir, 0o755, 0)); err != nil {
+	hm, err := w.header(name+"/", tar.TypeDir, 0o755, 0)
+	if err != nil {
 		return w.fail(err, name)
 	}
 	w.names[name] = true
+	w.index = append(w.index, IndexEntry{Path: name + "/", Header: hm})
 	return nil
 }
 
 // AddBytes adds a regular file (mode 0644) holding data.
 func (w *Writer) AddBytes(ctx context.Context, name string, data []byte) (File, error) {
-	if err := ctx.Err(); err != nil {
-		return File{}, fmt.Errorf("add %s: %w", name, err)
-	}
-	if err := w.begin(name); err != nil {
-		return File{}, err
-	}
-	if err := w.tw.WriteHeader(w.header(name, tar.TypeReg, 0o644, int64(len(data)))); err != nil {
-		return File{}, w.fail(err, name)
-	}
-	if _, err := w.tw.Write(data); err != nil {
-		return File{}, w.fail(err, name)
-	}
-	sum := sha256.Sum256(data)
-	return w.added(name, int64(len(data)), sum[:]), nil
+	return w.addFrom(ctx, name, "data", int64(len(data)), bytes.NewReader(data))
 }
 
 // AddFile adds the regular file at path under name, streaming it in bounded
@@ -103,9 +81,6 @@ func (w *Writer) AddBytes(ctx context.Context, name string, data []byte) (File, 
 func (w *Writer) AddFile(ctx context.Context, name, path string) (File, error) {
 	if err := ctx.Err(); err != nil {
 		return File{}, fmt.Errorf("add %s: %w", name, err)
-	}
-	if err := w.begin(name); err != nil {
-		return File{}, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -119,56 +94,121 @@ func (w *Writer) AddFile(ctx context.Context, name, path string) (File, error) {
 	if !st.Mode().IsRegular() {
 		return File{}, fmt.Errorf("add %s: %s is not a regular file", name, path)
 	}
-	size := st.Size()
-	if err := w.tw.WriteHeader(w.header(name, tar.TypeReg, 0o644, size)); err != nil {
+	return w.addFrom(ctx, name, path, st.Size(), f)
+}
+
+// addFrom adds name with the size bytes of src (what names src in
+// errors), compressed here.
+func (w *Writer) addFrom(ctx context.Context, name, what string, size int64, src io.Reader) (File, error) {
+	if err := ctx.Err(); err != nil {
+		return File{}, fmt.Errorf("add %s: %w", name, err)
+	}
+	if err := w.begin(name); err != nil {
+		return File{}, err
+	}
+	hm, err := w.header(name, tar.TypeReg, 0o644, size)
+	if err != nil {
 		return File{}, w.fail(err, name)
 	}
+	p, err := NewPart(w.out, w.level)
+	if err != nil {
+		return File{}, w.fail(err, name)
+	}
+	if err := w.copy(ctx, p, src, size, what); err != nil {
+		return File{}, w.fail(err, name)
+	}
+	if err := p.Close(); err != nil {
+		return File{}, w.fail(err, name)
+	}
+	return w.added(name, hm, p), nil
+}
+
+// AddPart adds a regular file (mode 0644) whose content p compressed:
+// compressed yields exactly the bytes p wrote (p.Compressed() of them),
+// which are copied into the archive unchanged. p must be closed.
+func (w *Writer) AddPart(ctx context.Context, name string, p *Part, compressed io.Reader) (File, error) {
+	if err := ctx.Err(); err != nil {
+		return File{}, fmt.Errorf("add %s: %w", name, err)
+	}
+	if !p.closed || p.err != nil {
+		return File{}, fmt.Errorf("add %s: part not closed, or failed", name)
+	}
+	if err := w.begin(name); err != nil {
+		return File{}, err
+	}
+	hm, err := w.header(name, tar.TypeReg, 0o644, p.n)
+	if err != nil {
+		return File{}, w.fail(err, name)
+	}
+	if err := w.copy(ctx, w.out, compressed, p.dst.n, "compressed part"); err != nil {
+		return File{}, w.fail(err, name)
+	}
+	return w.added(name, hm, p), nil
+}
+
+// copy copies exactly n bytes of src to dst, checking ctx between chunks.
+// what names src in errors.
+func (w *Writer) copy(ctx context.Context, dst io.Writer, src io.Reader, n int64, what string) error {
 	if w.buf == nil {
 		w.buf = make([]byte, copyChunk)
 	}
-	h := sha256.New()
-	dst := io.MultiWriter(w.tw, h)
-	for left := size; left > 0; {
+	for left := n; left > 0; {
 		if err := ctx.Err(); err != nil {
-			return File{}, w.fail(err, name)
+			return err
 		}
 		chunk := w.buf[:min(left, int64(len(w.buf)))]
-		n, err := io.ReadFull(f, chunk)
-		if n > 0 {
-			if _, werr := dst.Write(chunk[:n]); werr != nil {
-				return File{}, w.fail(werr, name)
+		k, err := io.ReadFull(src, chunk)
+		if k > 0 {
+			if _, err := dst.Write(chunk[:k]); err != nil {
+				return err
 			}
-			left -= int64(n)
+			left -= int64(k)
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return File{}, w.fail(fmt.Errorf("%s shrank from %d to %d bytes while being archived", path, size, size-left), name)
+			return fmt.Errorf("%s shrank from %d to %d bytes while being archived", what, n, n-left)
 		}
 		if err != nil {
-			return File{}, w.fail(err, name)
+			return err
 		}
 	}
-	if n, _ := f.Read(w.buf[:1]); n > 0 {
-		return File{}, w.fail(fmt.Errorf("%s grew past %d bytes while being archived", path, size), name)
+	if k, _ := src.Read(w.buf[:1]); k > 0 {
+		return fmt.Errorf("%s grew past %d bytes while being archived", what, n)
 	}
-	return w.added(name, size, h.Sum(nil)), nil
+	return nil
 }
 
-// Close writes the tar trailer and the gzip trailer. It does not close the
-// underlying writer. It must be called even after an error.
-func (w *Writer) Close() error {
+// Finish writes manifest.json, m with the index filled in, in a gzip
+// member of its own, then the trailer that points to it. m.FormatVersion
+// and m.Index are set here. It does not close the underlying writer.
+func (w *Writer) Finish(ctx context.Context, m *Manifest) error {
 	if w.err != nil {
-		// Reset waits for the compressing goroutines and drops their output.
-		w.gz.Reset(io.Discard)
 		return w.err
 	}
-	w.err = errors.New("archive writer closed")
-	if err := w.tw.Close(); err != nil {
-		w.gz.Reset(io.Discard)
-		return fmt.Errorf("close archive: %w", err)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("finish archive: %w", err)
 	}
-	if err := w.gz.Close(); err != nil {
-		w.gz.Reset(io.Discard)
-		return fmt.Errorf("close archive: %w", err)
+	w.err = errors.New("archive writer finished")
+	m.FormatVersion = FormatVersion
+	m.Index = append([]IndexEntry(nil), w.index...)
+	data, err := m.Marshal()
+	if err != nil {
+		return fmt.Errorf("finish archive: %w", err)
+	}
+	hdr, err := tarHeader(w.tarHeader(ManifestName, tar.TypeReg, 0o644, int64(len(data))))
+	if err != nil {
+		return fmt.Errorf("finish archive: %w", err)
+	}
+	t := trailer{offset: w.out.n, pad: w.pad}
+	member := make([]byte, 0, w.pad+int64(len(hdr)+len(data))+padding(int64(len(data))))
+	member = append(member, make([]byte, w.pad)...)
+	member = append(append(member, hdr...), data...)
+	member = append(member, make([]byte, padding(int64(len(data))))...)
+	if err := w.member(member); err != nil {
+		return fmt.Errorf("finish archive: %w", err)
+	}
+	t.compressed, t.stream = w.out.n-t.offset, int64(len(member))
+	if _, err := w.out.Write(t.marshal()); err != nil {
+		return fmt.Errorf("finish archive: %w", err)
 	}
 	return nil
 }
@@ -180,32 +220,61 @@ func (w *Writer) begin(name string) error {
 	if err := checkPath(name); err != nil {
 		return fmt.Errorf("add %s: %v", display(name), err)
 	}
-	if w.names[name] {
+	if w.names[name] || name == ManifestName {
 		return fmt.Errorf("add %s: already in the archive", name)
 	}
 	return nil
 }
 
-func (w *Writer) header(name string, typ byte, mode, size int64) *tar.Header {
-	return &tar.Header{
-		Typeflag: typ,
-		Name:     name,
-		Mode:     mode,
-		Size:     size,
-		ModTime:  w.mtime,
-		Format:   tar.FormatPAX,
-	}
+func (w *Writer) tarHeader(name string, typ byte, mode, size int64) *tar.Header {
+	return &tar.Header{Typeflag: typ, Name: name, Mode: mode, Size: size, ModTime: w.mtime, Format: tar.FormatPAX}
 }
 
-// fail makes err sticky: a partly written entry leaves the tar unusable.
+// header writes the member holding the padding owed by the previous entry
+// and the tar header of this one.
+func (w *Writer) header(name string, typ byte, mode, size int64) (Member, error) {
+	hdr, err := tarHeader(w.tarHeader(name, typ, mode, size))
+	if err != nil {
+		return Member{}, err
+	}
+	data := append(make([]byte, w.pad, w.pad+int64(len(hdr))), hdr...)
+	start := w.out.n
+	if err := w.member(data); err != nil {
+		return Member{}, err
+	}
+	w.pad = padding(size)
+	return Member{Compressed: w.out.n - start, Bytes: int64(len(data))}, nil
+}
+
+// member writes data as one gzip member.
+func (w *Writer) member(data []byte) error {
+	w.gz.Reset(w.out)
+	if _, err := w.gz.Write(data); err != nil {
+		return err
+	}
+	return w.gz.Close()
+}
+
+// tarHeader encodes h: its header blocks, PAX records included.
+func tarHeader(h *tar.Header) ([]byte, error) {
+	var buf bytes.Buffer
+	// The header blocks are written at once; the entry stays unfinished.
+	if err := tar.NewWriter(&buf).WriteHeader(h); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// fail makes err sticky: a partly written entry leaves the archive unusable.
 func (w *Writer) fail(err error, name string) error {
 	w.err = fmt.Errorf("add %s: %w", name, err)
 	return w.err
 }
 
-func (w *Writer) added(name string, size int64, sum []byte) File {
-	f := File{Path: name, Bytes: size, SHA256: hex.EncodeToString(sum)}
+func (w *Writer) added(name string, hm Member, p *Part) File {
+	f := File{Path: name, Bytes: p.n, SHA256: p.SHA256()}
 	w.names[name] = true
 	w.files = append(w.files, f)
+	w.index = append(w.index, IndexEntry{Path: name, Header: hm, Content: append([]Member(nil), p.members...)})
 	return f
 }

@@ -19,13 +19,10 @@ import (
 
 func TestWriter_headers(t *testing.T) {
 	s := writeSample(t)
+	// The standard library's reader, as gunzip: one stream of many members.
 	gz, err := gzip.NewReader(bytes.NewReader(s.data))
 	if err != nil {
 		t.Fatal(err)
-	}
-	gz.Multistream(false)
-	if d := time.Since(gz.ModTime); d < 0 || d > time.Hour {
-		t.Errorf("gzip header time %v, want about now", gz.ModTime)
 	}
 	tr := tar.NewReader(gz)
 	var names []string
@@ -42,19 +39,15 @@ func TestWriter_headers(t *testing.T) {
 		if h.Typeflag == tar.TypeDir {
 			wantMode = 0o755
 		}
-		if h.Mode != wantMode || h.Uid != 0 || h.Gid != 0 || h.ModTime.IsZero() {
+		if d := time.Since(h.ModTime); h.Mode != wantMode || h.Uid != 0 || h.Gid != 0 || d < 0 || d > time.Hour {
 			t.Errorf("%s: mode %o uid %d gid %d mtime %v", h.Name, h.Mode, h.Uid, h.Gid, h.ModTime)
 		}
 		if h.Format == tar.FormatGNU {
 			t.Errorf("%s: GNU format, want USTAR/PAX", h.Name)
 		}
 	}
-	if _, err := io.Copy(io.Discard, gz); err != nil {
-		t.Fatal(err)
-	}
-	// A single gzip member: nothing may follow it.
-	if err := gz.Reset(bytes.NewReader(nil)); err != io.EOF {
-		t.Errorf("data after the gzip member: %v", err)
+	if rest, err := io.ReadAll(gz); err != nil || len(rest) != 0 {
+		t.Errorf("after the end-of-archive marker: %d bytes, %v", len(rest), err)
 	}
 	want := []string{"AttunityBackup/", "DatabaseBackup/", ReplicationFile, CopyInFile, CopyOutFile,
 		"DatabaseBackup/Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-Long_Name-.hubble",
@@ -116,8 +109,7 @@ func TestWriter_rejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	for _, name := range []string{"", "/abs", "../up", "a/../b", "a//b", "./a", "a/", `a\b`, "a\x00b"} {
+	for _, name := range []string{"", "/abs", "../up", "a/../b", "a//b", "./a", "a/", `a\b`, "a\x00b", ManifestName} {
 		if _, err := w.AddBytes(ctx, name, nil); err == nil {
 			t.Errorf("AddBytes(%q) succeeded", name)
 		}
@@ -154,15 +146,17 @@ func TestWriter_AddFile_canceled(t *testing.T) {
 	if _, err := w.AddFile(ctx, "big", src); !errors.Is(err, context.Canceled) {
 		t.Errorf("AddFile with a canceled context: %v", err)
 	}
-	if err := w.Close(); err != nil {
-		t.Errorf("Close after a refused (nothing written) AddFile: %v", err)
+	if _, err := w.AddBytes(context.Background(), "x", nil); err != nil {
+		t.Errorf("AddBytes after a refused (nothing written) AddFile: %v", err)
+	}
+	if err := finish(t, w); err != nil {
+		t.Errorf("Finish after a refused (nothing written) AddFile: %v", err)
 	}
 }
 
 // cancelAfter cancels the context once the destination has received n
-// bytes. pgzip writes the gzip header synchronously with the first tar
-// header, so n=1 cancels after AddFile has written its header and before
-// it copies the first chunk.
+// bytes: n=1 cancels after AddFile has written the member of its tar header
+// and before it copies the first chunk.
 type cancelAfter struct {
 	n      int
 	cancel context.CancelFunc
@@ -193,8 +187,8 @@ func TestWriter_AddFile_canceledMidway(t *testing.T) {
 	if _, err := w.AddBytes(context.Background(), "after", nil); err == nil {
 		t.Error("AddBytes after a canceled AddFile succeeded")
 	}
-	if err := w.Close(); !errors.Is(err, context.Canceled) {
-		t.Errorf("Close after a canceled AddFile: %v", err)
+	if err := finish(t, w); !errors.Is(err, context.Canceled) {
+		t.Errorf("Finish after a canceled AddFile: %v", err)
 	}
 }
 
@@ -218,7 +212,7 @@ func TestWriter_destinationFails(t *testing.T) {
 	for i := 0; i < 4 && werr == nil; i++ {
 		_, werr = w.AddBytes(ctx, "f"+strings.Repeat("x", i), data)
 	}
-	cerr := w.Close()
+	cerr := finish(t, w)
 	if werr == nil && cerr == nil {
 		t.Fatal("no error although the destination fails")
 	}
@@ -242,7 +236,7 @@ func TestWriter_Files(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
+	if err := finish(t, w); err != nil {
 		t.Fatal(err)
 	}
 	want := File{Path: "f", Bytes: int64(len(data)), SHA256: sha(data)}
@@ -252,4 +246,10 @@ func TestWriter_Files(t *testing.T) {
 	if diff := cmp.Diff([]File{want}, w.Files()); diff != "" {
 		t.Errorf("Files (-want +got):\n%s", diff)
 	}
+}
+
+// finish ends w's archive with a manifest listing the files written.
+func finish(t testing.TB, w *Writer) error {
+	t.Helper()
+	return w.Finish(context.Background(), &Manifest{FormatVersion: FormatVersion, Files: w.Files()})
 }

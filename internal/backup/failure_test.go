@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubble/hubble-applianceapi/internal/backup"
+	"github.com/hubble/hubble-applianceapi/internal/engine"
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
 )
 
@@ -141,6 +143,46 @@ func TestPipeline_Run_DatabaseGoneMidJob(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("backup did not end after its sessions were terminated")
 	}
+	f.assertNothingLeft(t)
+	assertNoBackends(t, dsn)
+}
+
+// The session holding the snapshot and the locks dies as the data phase
+// starts, and a table not yet copied is truncated: the backup fails naming
+// the cause, and publishes nothing (before issue 10 it published the
+// truncated table as empty and reported success).
+func TestPipeline_Run_CoordinatorLost(t *testing.T) {
+	ctx := context.Background()
+	dsn := bigDB(t)
+	if err := pgtest.Exec(ctx, dsn, `CREATE TABLE hubble.zz_later AS SELECT g AS id FROM generate_series(1, 5000) g`); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, dsn)
+	f.p.Opts.Parallel = 1
+	struck := false
+	_, err := f.p.Run(ctx, "0123456789abcdef0123456789abcdef", func(p backup.Progress) {
+		if p.Phase != "data" || struck {
+			return
+		}
+		struck = true
+		// Only the coordinator holds locks before the first copy starts.
+		err := pgtest.Exec(ctx, dsn, `SELECT pg_terminate_backend(l.pid, 10000) FROM pg_locks l
+			JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE a.application_name = 'hubble-applianceapi' AND l.relation = 'hubble.zz_later'::regclass AND l.granted`)
+		if err == nil {
+			err = pgtest.Exec(ctx, dsn, "SET lock_timeout = '10s'; TRUNCATE hubble.zz_later")
+		}
+		if err != nil {
+			t.Errorf("strike at the coordinator: %v", err)
+		}
+	})
+	if !struck {
+		t.Fatal("the data phase was never reported")
+	}
+	if !errors.Is(err, engine.ErrSnapshotLost) || !strings.Contains(err.Error(), "57P01") {
+		t.Fatalf("err = %v, want the snapshot's loss with the server's reason", err)
+	}
+	t.Logf("message: %v", err)
 	f.assertNothingLeft(t)
 	assertNoBackends(t, dsn)
 }

@@ -212,12 +212,6 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	if err != nil {
 		return res, err
 	}
-	closed := false
-	defer func() {
-		if !closed {
-			aw.Close() // stops the compressor's goroutines; the object is aborted anyway
-		}
-	}()
 	m := &archive.Manifest{
 		FormatVersion: archive.FormatVersion,
 		Tool:          "hubble-applianceapi",
@@ -228,6 +222,7 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 		Database:      info.Database,
 		Schema:        info.Schema,
 		SnapshotTime:  info.SnapshotTime,
+		Job:           id,
 	}
 	if replFile != "" {
 		if err := aw.AddDir(archive.DirReplication); err != nil {
@@ -255,6 +250,9 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	if err != nil {
 		return res, err
 	}
+	if err := snap.Verify(ctx); err != nil {
+		return res, err
+	}
 	m.Tables = entries
 	// The snapshot's connections are no longer needed; release them before
 	// the (possibly slow, NFS) publish.
@@ -262,16 +260,8 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 
 	report(Progress{Phase: "publish", TablesDone: len(tables), TablesTotal: len(tables)})
 	m.CreatedTime = p.now().UTC()
-	mb, err := m.Marshal()
-	if err != nil {
+	if err := aw.Finish(ctx, m); err != nil {
 		return res, err
-	}
-	if _, err := aw.AddBytes(ctx, archive.ManifestName, mb); err != nil {
-		return res, err
-	}
-	closed = true
-	if err := aw.Close(); err != nil {
-		return res, fmt.Errorf("finish archive: %w", err)
 	}
 	name, err := obj.Commit(ctx, func(seq int) string { return archive.Name(start, seq) })
 	if err != nil {

@@ -46,6 +46,10 @@ type Database struct {
 	PasswordFile string `yaml:"password_file"`
 	Schema       string `yaml:"schema"`
 	Parallel     int    `yaml:"parallel"`
+	// LockTimeout bounds each wait for a lock on the schema's tables (a
+	// session holding or awaiting a conflicting lock, e.g. an ALTER TABLE):
+	// the backup fails with the reason instead of hanging.
+	LockTimeout Duration `yaml:"lock_timeout"`
 }
 
 // Replication is the replication tool whose repository is exported.
@@ -127,10 +131,11 @@ func Default() Config {
 		MaxQueuedJobs:     1,
 		JobHistoryDays:    90,
 		Database: Database{
-			Engine:   "postgres",
-			DSN:      "postgres://hubble@localhost:5432/db?sslmode=disable",
-			Schema:   "hubble",
-			Parallel: 2,
+			Engine:      "postgres",
+			DSN:         "postgres://hubble@localhost:5432/db?sslmode=disable",
+			Schema:      "hubble",
+			Parallel:    2,
+			LockTimeout: Duration(2 * time.Minute),
 		},
 		Replication: Replication{
 			Enabled:       true,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Error names the configuration key whose value is wrong.
@@ -56,6 +57,8 @@ func (c *Config) Validate() error {
 		return bad("database.schema", "must not be empty")
 	case c.Database.Parallel < 1 || c.Database.Parallel > 64:
 		return bad("database.parallel", "must be between 1 and 64, got %d", c.Database.Parallel)
+	case c.Database.LockTimeout < Duration(time.Millisecond):
+		return bad("database.lock_timeout", "must be at least 1ms, got %s", c.Database.LockTimeout.D())
 	case c.CompressionLevel < 1 || c.CompressionLevel > 9:
 		return bad("compression_level", "must be between 1 and 9, got %d", c.CompressionLevel)
 	case c.Retention.KeepLast < 0:

@@ -31,8 +31,11 @@ func (a jobsAdapter) Cancel(ctx context.Context, id string) (api.Job, error) {
 	return toAPI(j), mapNotFound(err)
 }
 
-func (a jobsAdapter) List(_ context.Context, limit int) ([]api.Job, error) {
-	js, err := a.d.manager.List(limit)
+func (a jobsAdapter) List(_ context.Context, q api.ListQuery) ([]api.Job, error) {
+	js, err := a.d.manager.List(jobs.Query{Limit: q.Limit, Before: q.Before, Match: func(j jobs.Job) bool {
+		return (q.Status == "" || string(j.Status) == q.Status) && (q.Trigger == "" || j.Trigger == q.Trigger)
+	}})
+	err = mapNotFound(err)
 	out := make([]api.Job, len(js))
 	for i, j := range js {
 		out[i] = toAPI(j)

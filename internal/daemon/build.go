@@ -19,7 +19,7 @@ func NewEngine(cfg *config.Config) (*postgres.Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database.password_file: %w", err)
 	}
-	return postgres.New(postgres.Config{DSN: cfg.Database.DSN, Password: pw})
+	return postgres.New(postgres.Config{DSN: cfg.Database.DSN, Password: pw, LockTimeout: cfg.Database.LockTimeout.D()})
 }
 
 // ReplicationTool is the configured export/import command, nil when

@@ -124,6 +124,8 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 		MaxQueued:     cfg.MaxQueuedJobs,
 		HistoryDays:   cfg.JobHistoryDays,
 		Logger:        log,
+		Resolve:       d.resolve,
+		OnEvicted:     func(n int) { d.metrics.RefusedEvicted(n) },
 		OnInterrupted: func(j jobs.Job) {
 			if err := pipeline.Cleanup(context.Background(), j.ID); err != nil {
 				log.Warn("remove leftovers of interrupted job", "job", j.ID, "error", err)
@@ -258,9 +260,24 @@ func (d *Daemon) work(ctx context.Context, job jobs.Job, report func(jobs.Update
 	if err != nil {
 		return jobs.Result{}, err
 	}
+	return d.jobResult(res), nil
+}
+
+func (d *Daemon) jobResult(res backup.Result) jobs.Result {
 	path := filepath.Join(d.cfg.BackupDir, res.Name)
 	return jobs.Result{Artifact: path, Bytes: res.Bytes, SHA256: res.SHA256,
-		Message: fmt.Sprintf("Backup completed: %s (%d tables, %d rows, %d bytes).", path, res.Tables, res.Rows, res.Bytes)}, nil
+		Message: fmt.Sprintf("Backup completed: %s (%d tables, %d rows, %d bytes).", path, res.Tables, res.Rows, res.Bytes)}
+}
+
+// resolve finds, at start-up, the archive a job of a dead process had
+// published (verified, its manifest naming the job): such a job succeeded,
+// whatever its last record says.
+func (d *Daemon) resolve(ctx context.Context, j jobs.Job) (jobs.Result, bool, error) {
+	res, ok, err := d.pipeline.FindPublished(ctx, j.ID, j.StartedAt)
+	if err != nil || !ok {
+		return jobs.Result{}, false, err
+	}
+	return d.jobResult(res), true, nil
 }
 
 // submit runs Execute's synchronous pre-flight, then queues the job.
@@ -317,7 +334,7 @@ func (d *Daemon) LastSuccess() time.Time {
 }
 
 func (d *Daemon) initLastSuccess(ctx context.Context) {
-	all, err := d.store.List(ctx, 0)
+	all, err := d.store.List(ctx, jobs.Query{Match: func(j jobs.Job) bool { return j.Status == jobs.StatusSuccess }})
 	if err != nil {
 		return
 	}

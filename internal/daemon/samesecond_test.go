@@ -91,7 +91,10 @@ func TestDaemon_CLIAndServiceSameSecond(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = archive.Verify(context.Background(), f, archive.Limits{})
+		fi, err := f.Stat()
+		if err == nil {
+			_, err = archive.Verify(context.Background(), f, fi.Size(), archive.Limits{})
+		}
 		f.Close()
 		if err != nil {
 			t.Errorf("verify %s: %v", name, err)

@@ -17,6 +17,12 @@ import (
 // ErrSchemaNotFound is returned by Engine.Check when the schema is absent.
 var ErrSchemaNotFound = errors.New("schema not found")
 
+// ErrSnapshotLost is wrapped by Snapshot.CopyOut and Snapshot.Verify when the
+// snapshot's consistency can no longer be proven (the session that held it
+// and its locks is gone): the backup must fail rather than publish tables
+// read without that protection.
+var ErrSnapshotLost = errors.New("snapshot lost")
+
 // ConnectError reports that the database could not be reached. DSN is the
 // connection string with any password removed.
 type ConnectError struct {
@@ -72,6 +78,9 @@ type Snapshot interface {
 	// w and returns the row count. Safe for as many concurrent calls as the
 	// snapshot has workers; memory does not grow with the table's size.
 	CopyOut(ctx context.Context, t Table, w io.Writer) (rows int64, err error)
+	// Verify confirms, once every table was copied, that the snapshot and
+	// its locks still hold; an error wrapping ErrSnapshotLost says they did not.
+	Verify(ctx context.Context) error
 	// Files renders the engine's scripts (copy.in, copy.out, ...) given the
 	// data file name of each table, in the order of Tables().
 	Files(ctx context.Context, dataFiles []string) ([]File, error)

@@ -73,8 +73,10 @@ func OpenStore(path string) (*BoltStore, error) {
 		if _, err := tx.CreateBucketIfNotExists(bucketJobs); err != nil {
 			return err
 		}
-		_, err = tx.CreateBucketIfNotExists(bucketByCreated)
-		return err
+		if _, err = tx.CreateBucketIfNotExists(bucketByCreated); err != nil {
+			return err
+		}
+		return indexRefused(tx)
 	})
 	if err != nil {
 		_ = db.Close()
@@ -153,7 +155,7 @@ func (s *BoltStore) Get(ctx context.Context, id string) (Job, error) {
 }
 
 // List implements Store.
-func (s *BoltStore) List(ctx context.Context, limit int) ([]Job, error) {
+func (s *BoltStore) List(ctx context.Context, q Query) ([]Job, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
@@ -161,8 +163,22 @@ func (s *BoltStore) List(ctx context.Context, limit int) ([]Job, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		jobs := tx.Bucket(bucketJobs)
 		c := tx.Bucket(bucketByCreated).Cursor()
-		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
-			if limit > 0 && len(out) >= limit {
+		k, _ := c.Last()
+		if q.Before != "" {
+			v := jobs.Get([]byte(q.Before))
+			if v == nil {
+				return fmt.Errorf("job %s: %w", q.Before, ErrNotFound)
+			}
+			var from Job
+			if err := json.Unmarshal(v, &from); err != nil {
+				return fmt.Errorf("decode job %s: %w", q.Before, err)
+			}
+			if k, _ = c.Seek(createdKey(from)); k != nil {
+				k, _ = c.Prev()
+			}
+		}
+		for ; k != nil; k, _ = c.Prev() {
+			if q.Limit > 0 && len(out) >= q.Limit {
 				break
 			}
 			id := k[8:]
@@ -174,7 +190,9 @@ func (s *BoltStore) List(ctx context.Context, limit int) ([]Job, error) {
 			if err := json.Unmarshal(v, &j); err != nil {
 				return fmt.Errorf("decode job %s: %w", id, err)
 			}
-			out = append(out, j)
+			if q.Match == nil || q.Match(j) {
+				out = append(out, j)
+			}
 		}
 		return nil
 	})
@@ -191,7 +209,7 @@ func (s *BoltStore) DeleteFinishedBefore(ctx context.Context, t time.Time) (int,
 	}
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		jobs, idx := tx.Bucket(bucketJobs), tx.Bucket(bucketByCreated)
+		jobs := tx.Bucket(bucketJobs)
 		var doomed []Job
 		err := jobs.ForEach(func(k, v []byte) error {
 			var j Job
@@ -212,10 +230,7 @@ func (s *BoltStore) DeleteFinishedBefore(ctx context.Context, t time.Time) (int,
 		}
 		// Deleting while iterating a bucket is unsafe in bbolt: delete afterwards.
 		for _, j := range doomed {
-			if err := jobs.Delete([]byte(j.ID)); err != nil {
-				return err
-			}
-			if err := idx.Delete(createdKey(j)); err != nil {
+			if err := deleteJob(tx, j); err != nil {
 				return err
 			}
 		}

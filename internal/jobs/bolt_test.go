@@ -52,7 +52,7 @@ func TestBoltStore_PutGetList(t *testing.T) {
 		{10, []Job{jobs[4], jobs[3], jobs[2], jobs[1], jobs[0]}},
 	}
 	for _, tt := range tests {
-		got, err := s.List(ctx, tt.limit)
+		got, err := s.List(ctx, Query{Limit: tt.limit})
 		if err != nil {
 			t.Fatalf("List(%d): %v", tt.limit, err)
 		}
@@ -105,7 +105,7 @@ func TestBoltStore_DeleteFinishedBefore(t *testing.T) {
 	if n != wantDeleted {
 		t.Errorf("deleted %d, want %d", n, wantDeleted)
 	}
-	all, err := s.List(ctx, 0)
+	all, err := s.List(ctx, Query{})
 	if err != nil {
 		t.Fatal(err)
 	}

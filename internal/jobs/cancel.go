@@ -67,7 +67,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
 // The caller has set e.state to stateDone.
 func (m *Manager) finalizeQueued(ctx context.Context, e *entry, msg string) (Job, error) {
 	job, err := e.finalize(ctx, m.store, func(j *Job) {
-		j.Status, j.Message, j.FinishedAt = StatusCanceled, msg, time.Now().UTC()
+		j.Status, j.Message, j.FinishedAt, j.Phase = StatusCanceled, msg, time.Now().UTC(), PhaseDone
 	})
 	if err != nil {
 		m.log.Error("record final job state", "job", e.id, "status", string(job.Status), "error", err)
@@ -116,6 +116,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 			}
 			m.workers.Wait()
 			m.bg.Wait()
+			m.persistPending(context.Background())
 			m.waitHooks()
 			close(m.stopDone)
 		}()

@@ -41,6 +41,13 @@ const (
 	MsgInterrupted     = "Job was interrupted by a service restart."
 )
 
+// The phases the job system itself sets; the work reports the others
+// (SPEC section 4: preflight, replication, snapshot, data, publish).
+const (
+	PhaseQueued = "queued" // recorded, not started
+	PhaseDone   = "done"   // finished, whatever its status
+)
+
 // Job is the durable record of one job.
 type Job struct {
 	ID         string    `json:"id"`

@@ -8,7 +8,8 @@ import (
 )
 
 // Start recovers jobs a dead process left Queued or Executing (they become
-// Error with MsgInterrupted, persisted, then OnInterrupted is called), prunes
+// Error with MsgInterrupted, or Success when Options.Resolve finds their
+// result, persisted, then OnInterrupted is called), prunes
 // finished jobs older than HistoryDays (again once a day), and starts running
 // queued jobs. ctx bounds only the recovery.
 func (m *Manager) Start(ctx context.Context) error {
@@ -46,21 +47,38 @@ func (m *Manager) Start(ctx context.Context) error {
 	return nil
 }
 
-// recover marks the unfinished jobs of a previous process as interrupted.
+// recover records the truth about the unfinished jobs of a previous
+// process: Success when Resolve finds that the work had completed, else
+// Error with MsgInterrupted.
 func (m *Manager) recover(ctx context.Context) error {
-	all, err := m.store.List(ctx, 0)
+	all, err := m.store.List(ctx, Query{Match: func(j Job) bool { return !j.Status.Terminal() }})
 	if err != nil {
 		return fmt.Errorf("recover jobs: %w", err)
 	}
 	for _, j := range all {
-		if j.Status.Terminal() {
-			continue
+		phase := j.Phase
+		j.Status, j.Message, j.FinishedAt, j.Phase = StatusError, MsgInterrupted, time.Now().UTC(), PhaseDone
+		if m.opts.Resolve != nil && !j.StartedAt.IsZero() {
+			res, done, err := m.opts.Resolve(ctx, j)
+			switch {
+			case err != nil:
+				m.log.Warn("look for the result of an interrupted job", "job", j.ID, "error", err)
+			case done:
+				j.Status, j.Message, j.Result = StatusSuccess, res.Message, res
+				if j.Message == "" {
+					j.Message = MsgSuccess
+				}
+				j.Result.Message = ""
+			}
 		}
-		j.Status, j.Message, j.FinishedAt = StatusError, MsgInterrupted, time.Now().UTC()
 		if err := m.store.Put(ctx, j); err != nil {
 			return fmt.Errorf("recover jobs: %w", err)
 		}
-		m.log.Warn("job interrupted by restart", "job", j.ID, "trigger", j.Trigger, "phase", j.Phase)
+		if j.Status == StatusSuccess {
+			m.log.Info("job found complete after restart", "job", j.ID, "trigger", j.Trigger, "artifact", j.Result.Artifact)
+		} else {
+			m.log.Warn("job interrupted by restart", "job", j.ID, "trigger", j.Trigger, "phase", phase)
+		}
 		if m.opts.OnInterrupted != nil {
 			m.opts.OnInterrupted(j)
 		}
@@ -90,6 +108,7 @@ func (m *Manager) pruneLoop() {
 		case <-m.quit:
 			return
 		case <-t.C:
+			m.persistPending(context.Background())
 			if err := m.prune(context.Background()); err != nil {
 				m.log.Warn("prune job history", "error", err)
 			}

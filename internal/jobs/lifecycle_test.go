@@ -48,7 +48,7 @@ func TestManager_StartRecovery(t *testing.T) {
 		if got.Status != StatusError || got.Message != MsgInterrupted || got.FinishedAt.IsZero() {
 			t.Errorf("recovered %s = %s %q finished %v", j.ID, got.Status, got.Message, got.FinishedAt)
 		}
-		if got.Phase != j.Phase || got.Trigger != j.Trigger {
+		if got.Phase != PhaseDone || got.Trigger != j.Trigger || !got.CreatedAt.Equal(j.CreatedAt) || !got.StartedAt.Equal(j.StartedAt) {
 			t.Errorf("recovery lost fields: %+v", got)
 		}
 	}
@@ -86,7 +86,9 @@ func TestManager_StartRecovery(t *testing.T) {
 // failingStore fails List, to check Start reports a recovery failure.
 type failingStore struct{ Store }
 
-func (failingStore) List(context.Context, int) ([]Job, error) { return nil, errors.New("disk on fire") }
+func (failingStore) List(context.Context, Query) ([]Job, error) {
+	return nil, errors.New("disk on fire")
+}
 
 func TestManager_StartRecoveryFailure(t *testing.T) {
 	store, _ := openTestStore(t)

@@ -29,6 +29,7 @@ const (
 	DefaultHistoryDays      = 90
 	DefaultCancelWait       = 10 * time.Second
 	DefaultProgressInterval = 500 * time.Millisecond
+	DefaultMaxRefused       = 10_000
 	pruneInterval           = 24 * time.Hour
 )
 
@@ -45,9 +46,21 @@ type Options struct {
 	ProgressInterval time.Duration
 	Logger           *slog.Logger // nil discards
 	// OnInterrupted is called by Start for each job a dead process left Queued
-	// or Executing, after it was recorded as Error, so the caller can remove
-	// the job's leftovers.
+	// or Executing, after it was recorded (Error, or Success when Resolve
+	// found its result), so the caller can remove the job's leftovers.
 	OnInterrupted func(Job)
+	// Resolve, if set, is asked by Start about each job a dead process left
+	// Queued or Executing, before it is recorded: when the job's work had in
+	// fact completed (e.g. its archive was published, but the final record
+	// could not be written), it returns the work's result and true, and the
+	// job is recorded Success instead of interrupted.
+	Resolve func(ctx context.Context, job Job) (Result, bool, error)
+	// MaxRefused is how many records of jobs that never ran (refused by the
+	// limit, or failed at once by Fail) are kept, the newest; <= 0 means
+	// DefaultMaxRefused. Evicted ids answer ErrNotFound.
+	MaxRefused int
+	// OnEvicted, if set, is called with the number of such records evicted.
+	OnEvicted func(n int)
 	// OnFinished is called once for every job that reaches a final status in
 	// this process (including LimitReached refusals, pre-flight failures and
 	// canceled queued jobs), after the final record is persisted and
@@ -105,6 +118,9 @@ func NewManager(store Store, work Work, opts Options) *Manager {
 	if opts.ProgressInterval <= 0 {
 		opts.ProgressInterval = DefaultProgressInterval
 	}
+	if opts.MaxRefused <= 0 {
+		opts.MaxRefused = DefaultMaxRefused
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -135,6 +151,7 @@ func (m *Manager) Submit(ctx context.Context, trigger string) (Job, error) {
 func (m *Manager) SubmitWithSkipMessage(ctx context.Context, trigger, skipMessage string) (Job, error) {
 	now := time.Now().UTC()
 	job := Job{ID: NewID(), Trigger: trigger, CreatedAt: now}
+	m.persistPending(ctx)
 
 	m.mu.Lock()
 	switch {
@@ -146,8 +163,8 @@ func (m *Manager) SubmitWithSkipMessage(ctx context.Context, trigger, skipMessag
 		return Job{}, ErrNotStarted
 	case len(m.queue)+m.executing+m.reserved >= m.limit:
 		m.mu.Unlock()
-		job.Status, job.Message, job.FinishedAt = StatusLimitReached, skipMessage, now
-		if err := m.store.Put(ctx, job); err != nil {
+		job.Status, job.Message, job.FinishedAt, job.Phase = StatusLimitReached, skipMessage, now, PhaseDone
+		if err := m.putRefused(ctx, job); err != nil {
 			return Job{}, fmt.Errorf("record refused job: %w", err)
 		}
 		m.finished(job)
@@ -159,7 +176,7 @@ func (m *Manager) SubmitWithSkipMessage(ctx context.Context, trigger, skipMessag
 	defer m.inflight.Done()
 
 	// Persist outside the lock: Get and Cancel stay cheap during the fsync.
-	job.Status, job.Message = StatusQueued, MsgQueued
+	job.Status, job.Message, job.Phase = StatusQueued, MsgQueued, PhaseQueued
 	err := m.store.Put(ctx, job)
 
 	m.mu.Lock()
@@ -171,7 +188,7 @@ func (m *Manager) SubmitWithSkipMessage(ctx context.Context, trigger, skipMessag
 	if m.stopped {
 		// Stop drained the queue while we were writing; it waits for us.
 		m.mu.Unlock()
-		job.Status, job.Message, job.FinishedAt = StatusCanceled, MsgStopped, time.Now().UTC()
+		job.Status, job.Message, job.FinishedAt, job.Phase = StatusCanceled, MsgStopped, time.Now().UTC(), PhaseDone
 		if err := m.store.Put(context.WithoutCancel(ctx), job); err != nil {
 			return Job{}, fmt.Errorf("record canceled job: %w", err)
 		}
@@ -199,21 +216,73 @@ func (m *Manager) Get(id string) (Job, error) {
 	return m.store.Get(context.Background(), id)
 }
 
-// List returns up to limit jobs (all when limit <= 0), newest first, active
-// ones with their latest in-memory progress.
-func (m *Manager) List(limit int) ([]Job, error) {
-	jobs, err := m.store.List(context.Background(), limit)
-	if err != nil {
-		return nil, err
-	}
+// List returns the jobs q selects, newest first, active ones with their
+// latest in-memory state (which q.Match judges).
+func (m *Manager) List(q Query) ([]Job, error) {
 	m.mu.RLock()
-	defer m.mu.RUnlock()
+	live := make(map[string]*entry, len(m.active))
+	for id, e := range m.active {
+		live[id] = e
+	}
+	m.mu.RUnlock()
+	latest := func(j Job) Job {
+		if e := live[j.ID]; e != nil {
+			return e.snapshot()
+		}
+		return j
+	}
+	match := q.Match
+	q.Match = func(j Job) bool { return match == nil || match(latest(j)) }
+	jobs, err := m.store.List(context.Background(), q)
 	for i, j := range jobs {
-		if e := m.active[j.ID]; e != nil {
-			jobs[i] = e.snapshot()
+		jobs[i] = latest(j)
+	}
+	return jobs, err
+}
+
+// putRefused records a job that never ran, evicting the oldest such records
+// beyond MaxRefused.
+func (m *Manager) putRefused(ctx context.Context, job Job) error {
+	n, err := m.store.PutRefused(ctx, job, m.opts.MaxRefused)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		m.log.Debug("evicted records of refused jobs", "jobs", n, "kept", m.opts.MaxRefused)
+		if m.opts.OnEvicted != nil {
+			m.opts.OnEvicted(n)
 		}
 	}
-	return jobs, nil
+	return nil
+}
+
+// persistPending retries writing the final records the store refused
+// (state_dir full or failing): they are answered from memory meanwhile, and
+// must reach the store before a restart would call them interrupted.
+func (m *Manager) persistPending(ctx context.Context) {
+	m.mu.RLock()
+	var pending []*entry
+	for _, e := range m.active {
+		if e.state == stateDone {
+			pending = append(pending, e)
+		}
+	}
+	m.mu.RUnlock()
+	for _, e := range pending {
+		job := e.snapshot()
+		if !job.Status.Terminal() {
+			continue
+		}
+		if err := m.store.Put(context.WithoutCancel(ctx), job); err != nil {
+			return // still failing: the next call tries again
+		}
+		m.log.Info("recorded final job state", "job", job.ID, "status", string(job.Status))
+		m.mu.Lock()
+		if m.active[e.id] == e {
+			delete(m.active, e.id)
+		}
+		m.mu.Unlock()
+	}
 }
 
 // Counts returns how many jobs are queued and executing now.

@@ -310,7 +310,7 @@ func TestManager_ConcurrentReads(t *testing.T) {
 					return
 				}
 			}
-			if _, err := m.List(10); err != nil {
+			if _, err := m.List(Query{Limit: 10}); err != nil {
 				errs <- err
 			}
 		})
@@ -334,7 +334,7 @@ func TestManager_List(t *testing.T) {
 	a, b := mustSubmit(t, m), mustSubmit(t, m)
 	w.nextStarted(t)
 	waitStatus(t, m, a.ID, StatusExecuting)
-	got, err := m.List(0)
+	got, err := m.List(Query{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func (m *Manager) run(e *entry) {
 	m.mu.RUnlock()
 
 	final, perr := e.finalize(bg, m.store, func(j *Job) {
-		j.FinishedAt = time.Now().UTC()
+		j.FinishedAt, j.Phase = time.Now().UTC(), PhaseDone
 		switch {
 		case werr == nil:
 			// The work completed even if a cancel arrived late: its result exists.

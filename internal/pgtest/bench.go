@@ -26,6 +26,32 @@ const benchChunk = 1_000_000
 // the gzip -6 ratio of a COPY text sample, go to progress (may be nil).
 // The schema must not exist yet.
 func GenerateBench(ctx context.Context, dsn, schema string, targetBytes int64, progress io.Writer) error {
+	return generateBench(ctx, dsn, schema, targetBytes, func(bt benchTable) int64 {
+		return int64(bt.share * float64(targetBytes))
+	}, progress)
+}
+
+// GenerateBenchOneBig is GenerateBench's schema with one huge table among
+// many small ones: gl_budget gets bigBytes of table data, the other ten
+// tables share restBytes in their usual proportions, and the 100 lookup
+// tables are as always. It shows what a restore or backup does when one
+// table is most of the work (and the largest table's effect on memory).
+func GenerateBenchOneBig(ctx context.Context, dsn, schema string, bigBytes, restBytes int64, progress io.Writer) error {
+	others := 0.0
+	for _, bt := range benchTables[1:] {
+		others += bt.share
+	}
+	return generateBench(ctx, dsn, schema, bigBytes+restBytes, func(bt benchTable) int64 {
+		if bt.name == benchTables[0].name {
+			return bigBytes
+		}
+		return int64(bt.share / others * float64(restBytes))
+	}, progress)
+}
+
+// generateBench creates the schema with each table's share of target bytes
+// given by share.
+func generateBench(ctx context.Context, dsn, schema string, targetBytes int64, share func(benchTable) int64, progress io.Writer) error {
 	if progress == nil {
 		progress = io.Discard
 	}
@@ -46,7 +72,7 @@ func GenerateBench(ctx context.Context, dsn, schema string, targetBytes int64, p
 		go func() {
 			defer wg.Done()
 			for bt := range queue {
-				if err := generateTable(ctx, dsn, schema, bt, int64(bt.share*float64(targetBytes)), progress, &mu); err != nil {
+				if err := generateTable(ctx, dsn, schema, bt, share(bt), progress, &mu); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err

@@ -48,3 +48,30 @@ func TestGenerateBench(t *testing.T) {
 		t.Error("gl_budget has no NULLs")
 	}
 }
+
+func TestGenerateBenchOneBig(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	dsn := NewDB(t)
+	const big, rest = 8 << 20, 1 << 20
+	if err := GenerateBenchOneBig(ctx, dsn, "hubble", big, rest, nil); err != nil {
+		t.Fatal(err)
+	}
+	tables, err := Tables(ctx, dsn, "hubble")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(benchTables) + benchLookups; len(tables) != want {
+		t.Errorf("%d tables, want %d", len(tables), want)
+	}
+	gl := queryInt(t, ctx, dsn, "SELECT pg_relation_size('hubble.gl_budget')")
+	if gl < big*7/10 || gl > big*14/10 {
+		t.Errorf("gl_budget %d bytes, want about %d", gl, big)
+	}
+	// Every other table is small: the next largest is a fraction of rest.
+	next := queryInt(t, ctx, dsn, `SELECT max(pg_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'hubble' AND c.relkind = 'r' AND c.relname <> 'gl_budget'`)
+	if next > rest {
+		t.Errorf("the second largest table has %d bytes, want under %d", next, rest)
+	}
+}

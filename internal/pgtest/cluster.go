@@ -127,6 +127,15 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return err
 }
 
+// Restart restarts the server (pg_ctl restart -m fast): every session is
+// terminated, as on a server restart in production.
+func (c *Cluster) Restart(ctx context.Context) error {
+	if _, err := c.run(ctx, "pg_ctl", "-D", c.DataDir, "-l", c.LogFile, "-m", "fast", "-w", "-t", "120", "-s", "restart"); err != nil {
+		return fmt.Errorf("restart cluster %s: %w", c.Dir, err)
+	}
+	return nil
+}
+
 func (c *Cluster) setPaths(dir string) {
 	c.Dir = dir
 	c.DataDir = filepath.Join(dir, "data")

@@ -159,7 +159,11 @@ func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (
 	if err != nil {
 		return nil, err
 	}
-	rep, err := archive.VerifyExtract(ctx, f, stage, archive.Limits{MaxBytes: limit})
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open archive: %w", err)
+	}
+	rep, err := archive.VerifyExtract(ctx, f, st.Size(), stage, archive.Limits{MaxBytes: limit})
 	if err != nil {
 		if errors.Is(err, archive.ErrTooLarge) {
 			return nil, fmt.Errorf("archive %s refused: %w (space available in %s: %d bytes)", o.Archive, err, o.TempDir, limit)

@@ -1,247 +1,192 @@
-// Command bench times hubble-applianceapi's backup and restore against
-// pg_dump -Fd -j2 and pg_restore -j2 on the same generated Hubble-like
-// dataset, in the same run, and prints the time and size ratios and peak
-// RSS of each. `make bench` runs it on ~1 GB; `make bench-smoke` on 20 MB.
+// Command bench compares hubble-applianceapi's backup and restore with
+// pg_dump -Fd -jN and pg_restore -jN on the same generated Hubble-like
+// datasets, on one PostgreSQL server tuned as issue 11 says, in one run: for
+// each dataset, N alternating pairs of each (ours, theirs, ours, ...),
+// printing medians and ranges of wall time, client CPU, server CPU (read
+// from /proc on the server's side), peak RSS and size, their ratios, and a
+// table of how time scales with data size and with the worker count.
 //
-// The cluster and dataset persist in --dir, so repeated runs skip the
-// (minutes-long) generation; --cleanup removes everything at the end.
+// `make bench` runs the full comparison; `make bench-smoke` (CI) a small
+// one. The cluster and the datasets persist in --dir, so repeated runs skip
+// the (minutes-long) generation; --cleanup removes everything at the end.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
 )
 
-type result struct {
-	name    string
-	elapsed time.Duration
-	rssKB   int64
-	bytes   int64
+type options struct {
+	bin, dir   string
+	sets       []string // datasets compared with -j parallel
+	pairs      int
+	parallel   int
+	scaleSizes []string // datasets of the size scaling rows
+	scaleJ     []int    // worker counts of the parallel scaling rows
+	scaleSet   string   // the dataset the parallel rows use
+	scalePairs int
+	level      int // compression_level; 0 = the product's default
+	only       string
+	cleanup    bool
+	quietLoad  float64
+	quietWait  time.Duration
 }
 
 func main() {
-	bin := flag.String("bin", "bin/hubble-applianceapi", "the binary under test")
-	sizeMB := flag.Int64("size-mb", 1024, "dataset size (table data) in MB")
-	dir := flag.String("dir", ".bench", "working directory (cluster, dataset marker, outputs)")
-	jobs := flag.Int("j", 2, "parallel workers for every tool")
-	cleanup := flag.Bool("cleanup", false, "stop the cluster and remove --dir at the end")
-	restore := flag.Bool("restore", true, "also time restore against pg_restore")
+	var o options
+	var sets, scaleSizes, scaleJ string
+	flag.StringVar(&o.bin, "bin", "bin/hubble-applianceapi", "the binary under test")
+	flag.StringVar(&o.dir, "dir", ".bench", "working directory (cluster, datasets, outputs)")
+	flag.StringVar(&sets, "sets", "256,1024,big1200", "datasets to compare: N = Hubble-like N MB, bigN = one table of N MB among many small ones")
+	flag.IntVar(&o.pairs, "pairs", 5, "alternating pairs (ours, theirs) per tool and dataset")
+	flag.IntVar(&o.parallel, "j", 2, "database.parallel and -j of the comparisons")
+	flag.StringVar(&scaleSizes, "scale-sizes", "256,1024,4096", "datasets of the size scaling table (\"\" = none)")
+	flag.StringVar(&scaleJ, "scale-j", "1,2,4", "worker counts of the parallel scaling table (\"\" = none)")
+	flag.StringVar(&o.scaleSet, "scale-set", "1024", "dataset of the parallel scaling table")
+	flag.IntVar(&o.scalePairs, "scale-pairs", 1, "pairs per scaling cell not measured by the comparisons")
+	flag.IntVar(&o.level, "level", 0, "compression_level for our backup (0 = the product's default)")
+	flag.StringVar(&o.only, "only", "", "backup or restore: time only that side")
+	flag.BoolVar(&o.cleanup, "cleanup", false, "stop the cluster and remove --dir at the end")
+	flag.Float64Var(&o.quietLoad, "quiet-load", 0, "before each dataset, wait (up to --quiet-wait) until the 1-minute load average is below this (0 = do not wait)")
+	flag.DurationVar(&o.quietWait, "quiet-wait", 10*time.Minute, "longest wait for --quiet-load")
 	flag.Parse()
-	if err := run(*bin, *sizeMB, *dir, *jobs, *cleanup, *restore); err != nil {
+	o.sets, o.scaleSizes = list(sets), list(scaleSizes)
+	for _, s := range list(scaleJ) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: --scale-j %q: want worker counts\n", scaleJ)
+			os.Exit(2)
+		}
+		o.scaleJ = append(o.scaleJ, n)
+	}
+	if o.pairs < 1 || o.scalePairs < 1 || (o.only != "" && o.only != "backup" && o.only != "restore") {
+		fmt.Fprintln(os.Stderr, "bench: --pairs and --scale-pairs must be at least 1, --only backup or restore")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, sizeMB int64, dir string, jobs int, cleanup, restore bool) (err error) {
-	ctx := context.Background()
-	if bin, err = filepath.Abs(bin); err != nil {
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, o options) (err error) {
+	if o.bin, err = filepath.Abs(o.bin); err != nil {
 		return err
 	}
-	if dir, err = filepath.Abs(dir); err != nil {
+	if o.dir, err = filepath.Abs(o.dir); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return err
 	}
 	// The server runs as the postgres user, which must reach the cluster
 	// directory inside (mktemp makes 0700 directories).
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := os.Chmod(o.dir, 0o755); err != nil {
 		return err
 	}
-	cluster, err := pgtest.StartCluster(ctx, filepath.Join(dir, "pg"), 0)
+	cluster, err := startCluster(ctx, filepath.Join(o.dir, "pg"))
 	if err != nil {
 		return err
 	}
-	if cleanup {
+	if o.cleanup {
 		defer func() {
-			cluster.Stop(ctx)
-			os.RemoveAll(dir)
+			cluster.Stop(context.Background())
+			os.RemoveAll(o.dir)
 		}()
 	}
-	src := cluster.DSN("bench_src")
-	if err := ensureDataset(ctx, cluster, dir, sizeMB); err != nil {
+	pid, err := postmasterPID(cluster.DataDir)
+	if err != nil {
 		return err
 	}
-
-	work := filepath.Join(dir, "run")
-	os.RemoveAll(work)
-	for _, d := range []string{"out", "tmp", "state"} {
-		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
+	b := &bench{o: o, c: cluster, r: &runner{pmPID: pid, log: logf}, results: map[cellKey]*comparison{},
+		datasets: map[string]*dataset{}}
+	b.printHeader(ctx)
+	for _, s := range o.sets {
+		cmp, err := b.compare(ctx, s, o.parallel, o.pairs)
+		if err != nil {
 			return err
 		}
+		cmp.print(os.Stdout)
 	}
-	cfg := filepath.Join(work, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`backup_dir: %s/out
-temp_dir: %s/tmp
-state_dir: %s/state
-log_file: %s/bench.log
-min_free_mb: 1
-database:
-  dsn: %q
-  parallel: %d
-replication:
-  enabled: false
-`, work, work, work, work, src, jobs)), 0o600); err != nil {
+	if err := b.scaling(ctx); err != nil {
 		return err
 	}
-
-	var results []result
-	// Ours first, then pg_dump, both against the same warm cache.
-	out, r, err := timed("hubble-applianceapi backup", bin, "backup", "--config", cfg)
-	if err != nil {
-		return err
-	}
-	archive := lastLine(out)
-	r.bytes = size(archive)
-	results = append(results, r)
-
-	dumpDir := filepath.Join(work, "pgdump")
-	_, r, err = timed(fmt.Sprintf("pg_dump -Fd -j%d", jobs), "pg_dump", "-Fd", fmt.Sprintf("-j%d", jobs), "-n", "hubble", "-f", dumpDir, "-d", src)
-	if err != nil {
-		return err
-	}
-	r.bytes = size(dumpDir)
-	results = append(results, r)
-
-	if !restore {
-		report(sizeMB, results)
-		return nil
-	}
-	// Restores, each into a fresh database.
-	for _, db := range []string{"bench_r1", "bench_r2"} {
-		if err := recreateDB(ctx, cluster, db); err != nil {
-			return err
-		}
-		if err := pgtest.CreateERP(ctx, cluster.DSN(db)); err != nil {
-			return err
-		}
-	}
-	_, r, err = timed("hubble-applianceapi restore", bin, "restore", archive, "--config", cfg, "--dsn", cluster.DSN("bench_r1"))
-	if err != nil {
-		return err
-	}
-	results = append(results, r)
-	_, r, err = timed(fmt.Sprintf("pg_restore -j%d", jobs), "pg_restore", fmt.Sprintf("-j%d", jobs), "-d", cluster.DSN("bench_r2"), dumpDir)
-	if err != nil {
-		return err
-	}
-	results = append(results, r)
-
-	report(sizeMB, results)
+	b.printTargets(os.Stdout)
 	return nil
 }
 
-// ensureDataset generates the dataset unless a previous run left one of the
-// same size.
-func ensureDataset(ctx context.Context, c *pgtest.Cluster, dir string, sizeMB int64) error {
-	marker := filepath.Join(dir, fmt.Sprintf("dataset-%dmb.ok", sizeMB))
-	if _, err := os.Stat(marker); err == nil {
-		return nil
-	}
-	old, _ := filepath.Glob(filepath.Join(dir, "dataset-*.ok"))
-	for _, o := range old {
-		os.Remove(o)
-	}
-	if err := recreateDB(ctx, c, "bench_src"); err != nil {
-		return err
-	}
-	src := c.DSN("bench_src")
-	if err := pgtest.CreateERP(ctx, src); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "generating a %d MB Hubble-like dataset (once; kept in %s)\n", sizeMB, dir)
-	if err := pgtest.GenerateBench(ctx, src, "hubble", sizeMB<<20, os.Stderr); err != nil {
-		return err
-	}
-	return os.WriteFile(marker, nil, 0o644)
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-// timed runs a command and measures wall time and the peak RSS the kernel
-// reports for it (the largest of the process and its waited-for children).
-func timed(name, prog string, args ...string) (string, result, error) {
-	cmd := exec.Command(prog, args...)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := result{name: name, elapsed: time.Since(start)}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			r.rssKB = ru.Maxrss
-		}
+// bench holds one run's cluster, datasets and results.
+type bench struct {
+	o        options
+	c        *pgtest.Cluster
+	r        *runner
+	datasets map[string]*dataset
+	results  map[cellKey]*comparison
+	order    []cellKey
+}
+
+type cellKey struct {
+	set string
+	j   int
+}
+
+// dataset returns the named dataset, generated if needed.
+func (b *bench) dataset(ctx context.Context, name string) (*dataset, error) {
+	if d, ok := b.datasets[name]; ok {
+		return d, nil
 	}
+	d, err := parseDataset(name)
 	if err != nil {
-		return "", r, fmt.Errorf("%s: %w\n%s", name, err, tail(stderr.String(), 2000))
+		return nil, err
 	}
-	return stdout.String(), r, nil
+	if err := d.ensure(ctx, b.c, b.o.dir); err != nil {
+		return nil, err
+	}
+	b.datasets[name] = &d
+	return &d, nil
 }
 
-func report(sizeMB int64, rs []result) {
-	fmt.Printf("\ndataset: %d MB of table data (Hubble-like, ~4:1 under gzip)\n\n", sizeMB)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\tseconds\tpeak RSS MB\toutput MB")
-	for _, r := range rs {
-		out := "-"
-		if r.bytes > 0 {
-			out = fmt.Sprintf("%.1f", float64(r.bytes)/(1<<20))
+// waitQuiet waits for a low load average, when asked to.
+func (b *bench) waitQuiet(ctx context.Context) {
+	if b.o.quietLoad <= 0 {
+		return
+	}
+	deadline := time.Now().Add(b.o.quietWait)
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for l := loadAvg(); l >= b.o.quietLoad && time.Now().Before(deadline); l = loadAvg() {
+		logf("load average %.2f, waiting for < %.2f", l, b.o.quietLoad)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%s\n", r.name, r.elapsed.Seconds(), float64(r.rssKB)/1024, out)
 	}
-	tw.Flush()
-	fmt.Printf("\nbackup time ratio  (ours / pg_dump):    %.2f\n", ratio(rs[0].elapsed, rs[1].elapsed))
-	fmt.Printf("backup size ratio  (ours / pg_dump):    %.2f\n", float64(rs[0].bytes)/float64(max(rs[1].bytes, 1)))
-	if len(rs) == 4 {
-		fmt.Printf("restore time ratio (ours / pg_restore): %.2f\n", ratio(rs[2].elapsed, rs[3].elapsed))
-	}
-}
-
-func ratio(a, b time.Duration) float64 { return a.Seconds() / max(b.Seconds(), 1e-9) }
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
-
-// size is a file's size, or the total of a directory's files.
-func size(path string) int64 {
-	var total int64
-	filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return errors.Join(err)
-		}
-		if d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				total += fi.Size()
-			}
-		}
-		return nil
-	})
-	return total
-}
-
-func recreateDB(ctx context.Context, c *pgtest.Cluster, db string) error {
-	if err := pgtest.Exec(ctx, c.DSN("postgres"), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
-		return err
-	}
-	return pgtest.Exec(ctx, c.DSN("postgres"), "CREATE DATABASE "+db)
 }

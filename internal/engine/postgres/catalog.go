@@ -17,8 +17,8 @@ const notExtensionMember = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
 
 // lockableTables are the schema's tables and partitioned tables, locked so
 // that no DDL can change them before every worker has read them.
-func lockableTables(ctx context.Context, tx pgx.Tx, schema string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_catalog.pg_class c
+func lockableTables(ctx context.Context, q querier, schema string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT c.relname FROM pg_catalog.pg_class c
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND `+notExtensionMember+`
 		ORDER BY c.relname`, schema)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/engine"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // DefaultAppName is the application_name of every connection we open,
@@ -78,7 +79,31 @@ func New(cfg Config) (*Engine, error) {
 	// A server-wide timeout must not kill a long backup's snapshot.
 	connCfg.RuntimeParams["statement_timeout"] = "0"
 	connCfg.RuntimeParams["idle_in_transaction_session_timeout"] = "0"
+	connCfg.AfterConnect = disableNewerTimeouts
 	return &Engine{cfg: cfg, connCfg: connCfg, redacted: redacted, binDirs: map[int]string{}}, nil
+}
+
+// disableNewerTimeouts turns off, for our session, the timeouts of newer
+// servers that a role or database setting may enable and that would end a
+// long backup's snapshot: idle_session_timeout (14) and transaction_timeout
+// (17). They cannot go in the startup packet: an older server refuses an
+// unknown parameter there.
+func disableNewerTimeouts(ctx context.Context, pgc *pgconn.PgConn) error {
+	var set []string
+	major := majorOf(pgc.ParameterStatus("server_version"))
+	if major >= 14 {
+		set = append(set, "SET idle_session_timeout = 0")
+	}
+	if major >= 17 {
+		set = append(set, "SET transaction_timeout = 0")
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	if err := pgc.Exec(ctx, strings.Join(set, "; ")).Close(); err != nil {
+		return fmt.Errorf("disable session timeouts: %w", err)
+	}
+	return nil
 }
 
 // connect opens one session; failures are *engine.ConnectError.
@@ -102,6 +127,9 @@ func (e *Engine) Check(ctx context.Context, schema string) (engine.Info, error) 
 	}
 	defer closeConn(conn)
 	info.ServerVersion = serverVersion(conn)
+	if err := direct(ctx, conn); err != nil {
+		return info, err
+	}
 	var exists bool
 	err = conn.QueryRow(ctx,
 		"SELECT current_database(), EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)",

@@ -34,6 +34,14 @@ type Snapshot struct {
 	pool chan *pgx.Conn
 	done chan struct{} // closed by Close
 
+	// holder identifies the coordinating transaction in pg_locks.
+	holder struct {
+		pid  int64
+		vxid string
+	}
+	coordMu sync.Mutex // serializes the coordinator's use after opening
+	lostErr error      // why the snapshot was lost; guarded by coordMu
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -70,29 +78,16 @@ func (e *Engine) openSnapshot(ctx context.Context, schema string, workers int) (
 			_ = s.Close()
 		}
 	}()
+	if err := direct(ctx, coord); err != nil {
+		return nil, err
+	}
 	tools, err := e.tools(ctx, coord)
 	if err != nil {
 		return nil, err
 	}
 	s.info.ClientVersion = tools.version
 
-	s.coordTx, err = coord.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, fmt.Errorf("begin snapshot transaction: %w", err)
-	}
-	// The first statement fixes the transaction's snapshot.
-	var exists bool
-	err = s.coordTx.QueryRow(ctx, `SELECT pg_catalog.pg_export_snapshot(), now(), current_database(),
-		EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, schema).
-		Scan(&s.snapshotID, &s.info.SnapshotTime, &s.info.Database, &exists)
-	if err != nil {
-		return nil, fmt.Errorf("export snapshot: %w", err)
-	}
-	s.info.SnapshotTime = s.info.SnapshotTime.UTC()
-	if !exists {
-		return nil, fmt.Errorf("schema %q in database %q: %w", schema, s.info.Database, engine.ErrSchemaNotFound)
-	}
-	if err := s.lock(ctx, schema); err != nil {
+	if err := s.begin(ctx, schema); err != nil {
 		return nil, err
 	}
 	if s.tables, err = dataTables(ctx, s.coordTx, schema); err != nil {
@@ -118,36 +113,6 @@ func (e *Engine) openSnapshot(ctx context.Context, schema string, workers int) (
 	return s, nil
 }
 
-// lock takes ACCESS SHARE locks on the schema's tables: DDL that would
-// change or drop them waits until the backup is over.
-func (s *Snapshot) lock(ctx context.Context, schema string) error {
-	names, err := lockableTables(ctx, s.coordTx, schema)
-	if err != nil {
-		return err
-	}
-	timeout := fmt.Sprintf("SET LOCAL lock_timeout = %d", s.eng.cfg.LockTimeout.Milliseconds())
-	if _, err := s.coordTx.Exec(ctx, timeout); err != nil {
-		return fmt.Errorf("set lock timeout: %w", err)
-	}
-	const batch = 500
-	for len(names) > 0 {
-		n := min(batch, len(names))
-		quoted := make([]string, n)
-		for i, name := range names[:n] {
-			quoted[i] = "ONLY " + quoteIdent(schema, name)
-		}
-		if _, err := s.coordTx.Exec(ctx, "LOCK TABLE "+strings.Join(quoted, ", ")+" IN ACCESS SHARE MODE"); err != nil {
-			if isLockTimeout(err) {
-				return fmt.Errorf("lock tables of schema %q: another session held a conflicting lock (DDL such as ALTER TABLE?) for more than %s: %w",
-					schema, s.eng.cfg.LockTimeout, err)
-			}
-			return fmt.Errorf("lock tables of schema %q: %w", schema, err)
-		}
-		names = names[n:]
-	}
-	return nil
-}
-
 // openWorker connects a worker and makes it adopt the exported snapshot.
 func (s *Snapshot) openWorker(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := s.eng.connect(ctx)
@@ -155,7 +120,8 @@ func (s *Snapshot) openWorker(ctx context.Context) (*pgx.Conn, error) {
 		return nil, err
 	}
 	_, err = conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '"+
-		strings.ReplaceAll(s.snapshotID, "'", "''")+"'")
+		strings.ReplaceAll(s.snapshotID, "'", "''")+"'; "+
+		fmt.Sprintf("SET LOCAL lock_timeout = %d", s.eng.cfg.LockTimeout.Milliseconds()))
 	if err != nil {
 		closeConn(conn)
 		return nil, fmt.Errorf("adopt snapshot %s: %w", s.snapshotID, err)
@@ -177,6 +143,13 @@ func (s *Snapshot) Tables() []engine.Table {
 func (s *Snapshot) CopyOut(ctx context.Context, t engine.Table, w io.Writer) (int64, error) {
 	conn, err := s.acquire(ctx)
 	if err != nil {
+		return 0, fmt.Errorf("copy table %s: %w", quoteIdent(t.Schema, t.Name), err)
+	}
+	if err := s.guard(ctx, conn, t); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		s.release(conn, true)
 		return 0, fmt.Errorf("copy table %s: %w", quoteIdent(t.Schema, t.Name), err)
 	}
 	tag, err := conn.PgConn().CopyTo(ctx, w, copyToSQL(t))
@@ -274,6 +247,8 @@ func (s *Snapshot) Close() error {
 		closeConn(conn)
 	}
 	var err error
+	s.coordMu.Lock()
+	defer s.coordMu.Unlock()
 	if s.coordTx != nil && !s.coord.IsClosed() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if rbErr := s.coordTx.Rollback(ctx); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) && !s.coord.IsClosed() {
