@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need, only where missing, on a
 # fresh Debian/Ubuntu machine: the PostgreSQL server and client tools, curl,
-# and systemd-analyze (unit file checks). Needs root (or sudo) only when it
+# systemd-analyze (unit file checks), logrotate (the package's rule) and
+# useradd (the appliance tests' replication user). Needs root (or sudo) only when it
 # has something to install.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ command -v gzip >/dev/null || need+=(gzip)
 command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)    # cgo, for go test -race
 command -v git >/dev/null || need+=(git)
+command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need+=(logrotate)   # the package's rule, checked
+command -v useradd >/dev/null || [ -x /usr/sbin/useradd ] || need+=(passwd)   # appliance tests create an OS user
 
 if ((${#need[@]})); then
   echo "deps: installing ${need[*]}" >&2
