@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -14,11 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/hubble/hubble-applianceapi/internal/pgtest"
 )
 
 // requireRoot fails (never skips) when the tests do not run as root: the
@@ -90,44 +83,6 @@ func rootFolder(t *testing.T, parent, name string) string {
 	return p
 }
 
-// passwordRole creates a superuser role that must log in with password
-// (SCRAM, over TCP from 127.0.0.1) and returns its DSN on the database of
-// dsn, with the password in it.
-func passwordRole(t *testing.T, dsn, password string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b := make([]byte, 4)
-	rand.Read(b)
-	role := "hubble_pw_" + hex.EncodeToString(b)
-	var hba string
-	if err := queryString(ctx, dsn, "SHOW hba_file", &hba); err != nil {
-		t.Fatal(err)
-	}
-	orig, err := os.ReadFile(hba)
-	if err != nil {
-		t.Fatalf("read %s (the test server must be local): %v", hba, err)
-	}
-	line := "host all " + role + " 127.0.0.1/32 scram-sha-256\n"
-	if err := os.WriteFile(hba, append([]byte(line), orig...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		os.WriteFile(hba, orig, 0o600)
-		pgtest.Exec(context.Background(), dsn, "SELECT pg_reload_conf()")
-		pgtest.Exec(context.Background(), dsn, "DROP ROLE IF EXISTS "+role)
-	})
-	if err := pgtest.Exec(ctx, dsn, "CREATE ROLE "+role+" LOGIN SUPERUSER PASSWORD '"+password+"'; SELECT pg_reload_conf()"); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.UserPassword(role, password)
-	return u.String()
-}
-
 // procInfo is what a test can see of a process: its argv, its environment
 // and the user it runs as.
 type procInfo struct {
@@ -150,16 +105,6 @@ func readProc(pid int) (procInfo, bool) {
 		}
 	}
 	return p, true
-}
-
-// queryString reads one text value.
-func queryString(ctx context.Context, dsn, sql string, dst *string) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	return conn.QueryRow(ctx, sql).Scan(dst)
 }
 
 // statUID is the owner of a file.

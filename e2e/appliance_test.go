@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +54,12 @@ func TestAppliance_RootDaemonReplicationUser(t *testing.T) {
 	}
 
 	const pgSecret, dsnSecret = "pgpass-Qz81vv", "dsnpass-Xk27ww"
-	roleDSN := passwordRole(t, sharedDB(t), dsnSecret)
+	u, err := url.Parse(pgtest.PasswordRole(t, sharedDB(t), dsnSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), dsnSecret)
+	roleDSN := u.String()
 	e := &env{dsn: roleDSN, dir: svc, configPath: filepath.Join(svc, "config.yaml"), backupDir: backupDir,
 		tempDir: tempDir, stateDir: filepath.Join(svc, "state"), logFile: filepath.Join(svc, "ybapi.log"), repctl: repctl}
 	cfg := fmt.Sprintf(`listen: "127.0.0.1:0"

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hubble/hubble-applianceapi/internal/procgroup"
 )
 
 func TestAbandoned(t *testing.T) {
@@ -157,21 +159,10 @@ func TestRemoveAbandoned_KillsRecordedGroups(t *testing.T) {
 		t.Fatalf("RemoveAbandoned = %v, %v", removed, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for running(grandchild) || running(child.Process.Pid) {
+	for procgroup.Alive(grandchild) || procgroup.Alive(child.Process.Pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("recorded process group %d still runs after the sweep", child.Process.Pid)
 		}
 		time.Sleep(10 * time.Millisecond) // polling the kernel's process table
 	}
-}
-
-// running reports whether pid runs (a zombie is dead).
-func running(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

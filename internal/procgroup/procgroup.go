@@ -119,6 +119,12 @@ func Members(r Record) ([]int, error) {
 	return members, nil
 }
 
+// Alive reports whether pid runs (a zombie waiting to be reaped does not).
+func Alive(pid int) bool {
+	st, err := readStat(pid)
+	return err == nil && st.state != 'Z' && st.state != 'X'
+}
+
 type stat struct {
 	state byte
 	pgrp  int

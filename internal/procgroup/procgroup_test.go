@@ -1,7 +1,6 @@
 package procgroup
 
 import (
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -64,14 +63,14 @@ func TestKill(t *testing.T) {
 			t.Errorf("Kill(%+v) = %d, %v; want nothing killed", other, n, err)
 		}
 	}
-	if !running(grandchild) {
+	if !Alive(grandchild) {
 		t.Fatal("a mismatched record killed the group")
 	}
 	if n, err := Kill(r); err != nil || n != 2 {
 		t.Fatalf("Kill = %d, %v; want the 2 members killed", n, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for running(grandchild) {
+	for Alive(grandchild) {
 		if time.Now().After(deadline) {
 			t.Fatal("grandchild still runs after Kill")
 		}
@@ -81,14 +80,4 @@ func TestKill(t *testing.T) {
 	if n, err := Kill(r); err != nil || n != 0 {
 		t.Errorf("Kill of a gone group = %d, %v", n, err)
 	}
-}
-
-func running(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
