@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN     := bin/hubble-applianceapi
 NFPM    := go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 
-.PHONY: help build test lint bench bench-smoke demo deb fuzz clean
+.PHONY: help build test lint bench bench-smoke demo deb fuzz faults clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,11 @@ demo: build ## start the service on a local demo database (see README)
 deb: build ## build the Debian package into dist/
 	mkdir -p dist
 	VERSION=$(VERSION) $(NFPM) pkg --packager deb --config etc/nfpm.yaml --target dist/
+
+faults: ## the fault-injection suite, long part (FAULTS_N=200 runs of kill -9 and cancel; FAULTS_SEED to reproduce); figures in docs/RELIABILITY.md
+	go test ./e2e -count=1 -v -timeout 6h -run '^TestFaults_' -faults.n=$${FAULTS_N:-200} \
+	  $${FAULTS_SEED:+-faults.seed=$$FAULTS_SEED} $${FAULTS_STRICT:+-faults.strict} -faults.report=$${FAULTS_REPORT:-$(CURDIR)/faults-report.md} \
+	  | grep -v 'level=' ; test $${PIPESTATUS[0]} -eq 0
 
 fuzz: ## run every fuzzer for FUZZTIME (default 30s) each
 	@for pkg in $$(go list ./...); do \

@@ -25,6 +25,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	code := pgtest.Run(m)
+	printFaultFigures()
 	os.RemoveAll(dir)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

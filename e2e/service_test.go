@@ -34,6 +34,7 @@ type options struct {
 	maxConcurrent int    // default 1
 	maxQueued     int    // default 1
 	backupDir     string // default: a fresh empty directory
+	tempDir       string // default: a fresh empty directory
 	extra         string // appended YAML
 	// replEnv is replication.env: the stand-in's knobs (REPCTL_SLEEP, ...)
 	// reach it only through it, never through the service's environment.
@@ -53,9 +54,12 @@ func newEnv(t testing.TB, o options) *env {
 	if o.maxQueued == 0 {
 		o.maxQueued = 1
 	}
-	e := &env{dsn: sharedDB(t), dir: t.TempDir(), backupDir: o.backupDir, tempDir: t.TempDir()}
+	e := &env{dsn: sharedDB(t), dir: t.TempDir(), backupDir: o.backupDir, tempDir: o.tempDir}
 	if e.backupDir == "" {
 		e.backupDir = t.TempDir()
+	}
+	if e.tempDir == "" {
+		e.tempDir = t.TempDir()
 	}
 	e.configPath = filepath.Join(e.dir, "config.yaml")
 	e.stateDir = filepath.Join(e.dir, "state")
