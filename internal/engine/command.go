@@ -68,27 +68,46 @@ func (e *CommandError) Error() string {
 
 func (e *CommandError) Unwrap() error { return e.Err }
 
+// supervisor runs a tool in the process group of a shell that kills that
+// whole group when it gets its parent-death signal (SIGTERM): when we die the
+// kernel signals only our direct child, and the tool's own children would
+// outlive us otherwise. The tool and its arguments are positional
+// parameters, never parsed by the shell; its stdin is the real one (an
+// asynchronous list would get /dev/null), through fd 3; the shell's own PWD
+// is not passed on, so the tool's environment is exactly Command's.
+const supervisor = `unset PWD; exec 3<&0; trap 'kill -KILL 0' TERM; "$@" <&3 3<&- & wait $!`
+
+// shell runs the supervisor; absolute, so no PATH can replace it.
+const shell = "/bin/sh"
+
 // Run runs the command and waits for it. When ctx ends first, the command's
 // whole process group is killed (children of the tool included) and the
 // returned error wraps ctx.Err(). Whatever the tool leaves running in its
 // process group when it exits is killed too, and if this process dies
-// (kill -9 included) the kernel kills the tool (a parent-death signal); the
-// rest of its group is killed by whoever sweeps the work's leftovers, from
-// the process group recorded through the context's ProcessRecorder.
+// (kill -9 included) the whole group is killed at once: the tool runs under
+// a supervising shell whose parent-death signal kills the group. Should even
+// that fail, the group recorded through the context's ProcessRecorder is
+// killed by whoever sweeps the work's leftovers.
 func (c *Command) Run(ctx context.Context) error {
 	tailSize := c.StderrTail
 	if tailSize <= 0 {
 		tailSize = DefaultStderrTail
 	}
 	stderr := &tailBuffer{max: tailSize}
-	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
+	// Looked up in our PATH, as exec.Command would, so the shell runs
+	// exactly this program.
+	path, err := exec.LookPath(c.Path)
+	if err != nil {
+		return &CommandError{Command: c.String(), Err: err}
+	}
+	cmd := exec.CommandContext(ctx, shell, append([]string{"-c", supervisor, "sh", path}, c.Args...)...)
 	cmd.Env = c.environ()
 	cmd.Dir = c.Dir
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
 	cmd.Stderr = stderr
 	// Its own process group, so that a cancel reaches grandchildren too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Credential, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Credential, Pdeathsig: syscall.SIGTERM}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
@@ -117,7 +136,7 @@ func (c *Command) Run(ctx context.Context) error {
 	// group now cannot hit another process that reused the number.
 	waitExited(pid)
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if rec != nil {
 		rec.Ended(pid)
 	}

@@ -17,23 +17,34 @@ import (
 // it runs the command of helperMain, so a test can kill -9 it.
 const helperEnv = "HUBBLE_ENGINE_TEST_PARENT"
 
-// helperMain runs a tool that records its pid in the file named by the
-// environment variable and then sleeps, and waits for it.
+// helperMain runs a tool that starts a child of its own, records both pids
+// in the file named by the environment variable, and waits.
 func helperMain() {
 	pidFile := os.Getenv(helperEnv)
-	c := Command{Path: "sh", Args: []string{"-c", `echo $$ > "$1.tmp" && mv "$1.tmp" "$1" && exec sleep 300`, "sh", pidFile}}
+	c := Command{Path: "sh", Args: []string{"-c", `sleep 300 & echo $$ $! > "$1.tmp" && mv "$1.tmp" "$1"; wait`, "sh", pidFile}}
 	c.Run(context.Background())
 	os.Exit(0)
 }
 
-// waitPid polls (bounded) until file holds a pid.
+// waitPid polls (bounded) until file holds a pid (the first of several).
 func waitPid(t *testing.T, file string) int {
+	return waitPids(t, file)[0]
+}
+
+// waitPids polls (bounded) until file holds pids.
+func waitPids(t *testing.T, file string) []int {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if b, err := os.ReadFile(file); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				return pid
+			var pids []int
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+			if len(pids) > 0 {
+				return pids
 			}
 		}
 		if time.Now().After(deadline) {
@@ -55,7 +66,8 @@ func waitDead(t *testing.T, pid int, what string) {
 	}
 }
 
-// kill -9 of the parent kills the tool at once (its parent-death signal).
+// kill -9 of the parent kills the tool and what it started at once (the
+// supervisor's parent-death signal kills the tool's process group).
 func TestCommand_ParentKilled(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {
@@ -67,12 +79,13 @@ func TestCommand_ParentKilled(t *testing.T) {
 	if err := parent.Start(); err != nil {
 		t.Fatal(err)
 	}
-	tool := waitPid(t, pidFile)
+	pids := waitPids(t, pidFile)
 	if err := parent.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	parent.Wait()
-	waitDead(t, tool, "the tool of a parent killed with -9")
+	waitDead(t, pids[0], "the tool of a parent killed with -9")
+	waitDead(t, pids[1], "the tool's own child, its parent killed with -9")
 }
 
 // What a tool leaves running in its process group is killed when it exits,
