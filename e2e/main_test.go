@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
+	"github.com/hubble/hubble-applianceapi/internal/s3test"
 )
 
 // TestMain runs the tests against one throwaway PostgreSQL cluster; the
@@ -25,6 +26,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	code := pgtest.Run(m)
+	s3test.StopShared()
 	printFaultFigures()
 	os.RemoveAll(dir)
 	if code == 0 {

@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: installs missing prerequisites, then
 # formatting, vet, staticcheck, every test with the race detector against a
 # real PostgreSQL (each test binary starts its own throwaway cluster unless
-# HUBBLE_TEST_DSN is set), and a small smoke run of the benchmark.
+# HUBBLE_TEST_DSN is set) and a real S3 server (SeaweedFS, built from its Go
+# module on first use and cached), and a small smoke run of the benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -15,6 +16,8 @@ echo "== go vet"
 go vet ./...
 echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+echo "== SeaweedFS for the S3 tests (built once from its Go module, then cached)"
+go run ./tools/weedbuild
 echo "== go test -race"
 go test -race -count=1 -timeout 60m ./...
 echo "== bench smoke"

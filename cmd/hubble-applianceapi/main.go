@@ -34,7 +34,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newBackupCmd(), newRestoreCmd(), newVerifyCmd(), newListCmd(),
-		newVersionCmd(), newPruneCmd(), newPasswdCmd())
+		newVersionCmd(), newPruneCmd(), newPasswdCmd(), newDrillCmd())
 	return root
 }
 

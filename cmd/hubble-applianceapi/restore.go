@@ -26,12 +26,13 @@ import (
 func newRestoreCmd() *cobra.Command {
 	var o struct {
 		config, dsn, schema, step string
+		identity                  string
 		clean, continueOnError    bool
 		dryRun                    bool
 	}
 	cmd := &cobra.Command{
 		Use:   "restore ARCHIVE",
-		Short: "Restore an archive (SPEC section 6)",
+		Short: "Restore an archive (SPEC section 6); ARCHIVE may be s3://bucket/key",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dsnHasPassword(o.dsn) {
@@ -50,8 +51,14 @@ func newRestoreCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			src, err := daemon.OpenArchive(cmd.Context(), cfg, args[0], o.identity)
+			if err != nil {
+				return err
+			}
+			defer src.Close()
 			opts := restore.Options{
 				Archive:         args[0],
+				Source:          src,
 				TempDir:         cfg.TempDir,
 				Schema:          o.schema,
 				Step:            o.step,
@@ -100,6 +107,7 @@ func newRestoreCmd() *cobra.Command {
 	f.BoolVar(&o.clean, "clean", false, "replace non-empty conflicting tables")
 	f.BoolVar(&o.continueOnError, "continue-on-error", false, "record failing statements and go on (exit 2)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan only")
+	f.StringVar(&o.identity, "identity", "", "age identity file that decrypts an encrypted archive (.tar.gz.age)")
 	return cmd
 }
 

@@ -24,6 +24,8 @@ type Job struct {
 	Archive string
 	Bytes   int64
 	SHA256  string
+	// Copies are where the archive's off-site copies live (s3://...).
+	Copies []string
 }
 
 // Jobs is the job system as the API consumes it. Every method is safe for

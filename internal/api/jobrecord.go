@@ -35,6 +35,9 @@ type JobRecord struct {
 	Archive         string         `json:"archive"`
 	Bytes           int64          `json:"bytes"`
 	SHA256          string         `json:"sha256"`
+	// Copies are the off-site copies of the archive (s3://bucket/key);
+	// with Archive, everywhere the archive lives.
+	Copies []string `json:"copies"`
 }
 
 // ProgressRecord is a job's progress: tables done of total, bytes written.
@@ -59,7 +62,10 @@ func NewJobRecord(j Job, now time.Time) JobRecord {
 		ID: j.ID, Status: j.Status, Message: j.Message, Trigger: j.Trigger, Phase: j.Phase,
 		CreatedAt: utcOrNil(j.CreatedAt), StartedAt: utcOrNil(j.StartedAt), FinishedAt: utcOrNil(j.FinishedAt),
 		Progress: ProgressRecord{TablesDone: j.Progress.Done, TablesTotal: j.Progress.Total, Bytes: j.Progress.Bytes},
-		Archive:  j.Archive, Bytes: j.Bytes, SHA256: j.SHA256,
+		Archive:  j.Archive, Bytes: j.Bytes, SHA256: j.SHA256, Copies: j.Copies,
+	}
+	if rec.Copies == nil {
+		rec.Copies = []string{}
 	}
 	if !j.StartedAt.IsZero() {
 		end := j.FinishedAt

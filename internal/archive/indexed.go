@@ -42,7 +42,13 @@ func OpenIndexed(r io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 		return nil, ErrNoIndex
 	}
 	tb := make([]byte, trailerSize)
-	if _, err := r.ReadAt(tb, size-trailerSize); err != nil {
+	// A ReaderAt may answer a read that reaches its end with io.EOF and
+	// every byte (age's decryption and S3 objects do): only a short read
+	// is an error.
+	if n, err := r.ReadAt(tb, size-trailerSize); n < len(tb) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, fmt.Errorf("read archive: %w", err)
 	}
 	t, err := parseTrailer(tb)

@@ -260,3 +260,25 @@ func TestReader_lyingIndex(t *testing.T) {
 		})
 	}
 }
+
+// eofAtEnd is a ReaderAt that answers a read reaching its end with every
+// byte and io.EOF, as io.ReaderAt allows (age's decryption, S3 objects).
+type eofAtEnd struct{ *bytes.Reader }
+
+func (r eofAtEnd) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.Reader.ReadAt(p, off)
+	if err == nil && off+int64(n) == r.Size() {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func TestVerify_readerAtEOFWithFullRead(t *testing.T) {
+	s := writeSample(t)
+	if rep, err := Verify(context.Background(), eofAtEnd{bytes.NewReader(s.data)}, int64(len(s.data)), Limits{}); err != nil {
+		t.Fatalf("Verify = %v (%v)", err, rep.Problems)
+	}
+	if _, err := OpenIndexed(eofAtEnd{bytes.NewReader(s.data[:len(s.data)-1])}, int64(len(s.data)), Limits{}); err == nil {
+		t.Error("a short read of the trailer was accepted")
+	}
+}

@@ -23,6 +23,14 @@ const (
 	ManifestName = "manifest.json"
 )
 
+// EncryptedSuffix ends the name of an archive encrypted at rest with age:
+// hubble_schema_backup_..._SS.tar.gz.age is still one file, and list, prune,
+// retention and restore treat it like the .tar.gz it holds.
+const EncryptedSuffix = ".age"
+
+// Encrypted reports whether name is that of an archive encrypted at rest.
+func Encrypted(name string) bool { return strings.HasSuffix(name, nameSuffix+EncryptedSuffix) }
+
 const (
 	namePrefix = "hubble_schema_backup_"
 	nameSuffix = ".tar.gz"
@@ -41,10 +49,14 @@ func Name(t time.Time, seq int) string {
 }
 
 // ParseName reports whether name is exactly an archive name as Name writes
-// it (a base name, no directory), and if so its UTC time and sequence number
-// (1 when there is no suffix). Temporary and partial files, other suffixes
-// and impossible dates are not archive names.
+// it (a base name, no directory), or that name followed by EncryptedSuffix,
+// and if so its UTC time and sequence number (1 when there is no suffix).
+// Temporary and partial files, other suffixes and impossible dates are not
+// archive names.
 func ParseName(name string) (t time.Time, seq int, ok bool) {
+	if Encrypted(name) {
+		name = strings.TrimSuffix(name, EncryptedSuffix)
+	}
 	rest, found := strings.CutPrefix(name, namePrefix)
 	if !found {
 		return time.Time{}, 0, false

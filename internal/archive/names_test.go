@@ -41,6 +41,11 @@ func TestParseName(t *testing.T) {
 		{"hubble_schema_backup_2025_03_09_07_05_01.tar.gz", result{at, 1, true}},
 		{"hubble_schema_backup_2025_03_09_07_05_01_2.tar.gz", result{at, 2, true}},
 		{"hubble_schema_backup_2025_03_09_07_05_01_37.tar.gz", result{at, 37, true}},
+		{"hubble_schema_backup_2025_03_09_07_05_01.tar.gz.age", result{at, 1, true}},
+		{"hubble_schema_backup_2025_03_09_07_05_01_2.tar.gz.age", result{at, 2, true}},
+		{"hubble_schema_backup_2025_03_09_07_05_01.tar.gz.age.age", result{}},
+		{"hubble_schema_backup_2025_03_09_07_05_01.age", result{}},
+		{"hubble_schema_backup_2025_03_09_07_05_01.tar.gz.AGE", result{}},
 		{"hubble_schema_backup_2025_03_09_07_05_01_1.tar.gz", result{}},  // Name never writes _1
 		{"hubble_schema_backup_2025_03_09_07_05_01_0.tar.gz", result{}},  // nor _0
 		{"hubble_schema_backup_2025_03_09_07_05_01_02.tar.gz", result{}}, // nor a leading zero

@@ -42,7 +42,7 @@ func TestPipeline_Run_RemovesLeftoversOfDeadBackups(t *testing.T) {
 	}
 
 	// A live backup's files, held by this process.
-	live, err := local.New(f.backupDir).Create(context.Background(), "livejob")
+	live, err := local.New(f.backupDir).Create(context.Background(), "livejob", func(int) string { return "live.tar.gz" })
 	if err != nil {
 		t.Fatal(err)
 	}

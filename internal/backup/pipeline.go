@@ -14,7 +14,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/hubble/hubble-applianceapi/internal/archive"
+	"github.com/hubble/hubble-applianceapi/internal/crypt"
 	"github.com/hubble/hubble-applianceapi/internal/engine"
 	"github.com/hubble/hubble-applianceapi/internal/flock"
 	"github.com/hubble/hubble-applianceapi/internal/msg"
@@ -36,6 +39,9 @@ type Options struct {
 	Level       int
 	Replication *replication.Tool // nil = replication disabled
 	Version     string            // tool version written to the manifest
+	// Recipients, when set, encrypt the archive at rest (age): it is
+	// published as <name>.tar.gz.age.
+	Recipients []age.Recipient
 }
 
 // Pipeline runs backups. Its fields are set once; Run is safe to call from
@@ -47,6 +53,9 @@ type Pipeline struct {
 	Log    *slog.Logger
 	Opts   Options
 	Now    func() time.Time
+	// Copies are the off-site targets every published archive is copied
+	// to, in this order.
+	Copies []Copy
 }
 
 // Progress is reported while a backup runs.
@@ -64,6 +73,12 @@ type Result struct {
 	SHA256 string // of the whole archive file
 	Tables int
 	Rows   int64
+	// Location is where the archive lives in Target; Copies where its
+	// off-site copies do (those that succeeded).
+	Location string
+	Copies   []string
+	// Warnings name the optional targets that failed.
+	Warnings []string
 }
 
 func (p *Pipeline) now() time.Time {
@@ -123,6 +138,9 @@ func (p *Pipeline) Run(ctx context.Context, id string, report func(Progress)) (R
 	start := p.now().UTC()
 	log.Info("backup started", "schema", p.Opts.Schema, "backup_dir", p.Opts.BackupDir)
 	res, err := p.run(ctx, id, start, log, report)
+	if err == nil {
+		res, err = p.copyOffsite(ctx, id, res, log, report)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			log.Warn("backup canceled", "reason", context.Cause(ctx), "error", err)
@@ -131,8 +149,8 @@ func (p *Pipeline) Run(ctx context.Context, id string, report func(Progress)) (R
 		log.Error("backup failed", "error", err)
 		return Result{}, err
 	}
-	log.Info("backup finished", "archive", res.Name, "bytes", res.Bytes, "tables", res.Tables, "rows", res.Rows,
-		"seconds", p.now().Sub(start).Seconds())
+	log.Info("backup finished", "archive", res.Location, "bytes", res.Bytes, "tables", res.Tables, "rows", res.Rows,
+		"copies", res.Copies, "seconds", p.now().Sub(start).Seconds())
 	return res, nil
 }
 
@@ -198,7 +216,11 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	}
 	log.Info("snapshot taken", "tables", len(tables), "server_version", info.ServerVersion)
 
-	obj, err := p.Target.Create(ctx, id)
+	suffix := ""
+	if len(p.Opts.Recipients) > 0 {
+		suffix = archive.EncryptedSuffix
+	}
+	obj, err := p.Target.Create(ctx, id, func(seq int) string { return archive.Name(start, seq) + suffix })
 	if err != nil {
 		return res, err
 	}
@@ -208,7 +230,15 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 		}
 	}()
 	sum := &hashCounter{h: sha256.New(), w: obj}
-	aw, err := archive.NewWriter(sum, p.Opts.Level)
+	var sink io.Writer = sum
+	var enc io.WriteCloser
+	if len(p.Opts.Recipients) > 0 {
+		if enc, err = crypt.Encrypt(sum, p.Opts.Recipients); err != nil {
+			return res, err
+		}
+		sink = enc
+	}
+	aw, err := archive.NewWriter(sink, p.Opts.Level)
 	if err != nil {
 		return res, err
 	}
@@ -263,14 +293,20 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	if err := aw.Finish(ctx, m); err != nil {
 		return res, err
 	}
-	name, err := obj.Commit(ctx, func(seq int) string { return archive.Name(start, seq) })
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return res, fmt.Errorf("finish archive encryption: %w", err)
+		}
+	}
+	name, err := obj.Commit(ctx)
 	if err != nil {
 		if errors.Is(err, storage.ErrCommit) {
 			return res, msg.UnableToMove(err)
 		}
 		return res, err
 	}
-	res = Result{Name: name, Bytes: sum.n, SHA256: hex.EncodeToString(sum.h.Sum(nil)), Tables: len(tables)}
+	res = Result{Name: name, Bytes: sum.n, SHA256: hex.EncodeToString(sum.h.Sum(nil)), Tables: len(tables),
+		Location: p.Target.Location(name)}
 	for _, t := range entries {
 		res.Rows += t.Rows
 	}

@@ -33,6 +33,9 @@ type Config struct {
 	Schedule          []Schedule  `yaml:"schedule"`
 	Retention         Retention   `yaml:"retention"`
 	Notify            Notify      `yaml:"notify"`
+	Storage           Storage     `yaml:"storage"`
+	Encryption        Encryption  `yaml:"encryption"`
+	Drill             Drill       `yaml:"drill"`
 	// Auth and TLS are parsed only to be refused: SPEC section 8 says a
 	// block the service cannot honour yet must never be silently ignored.
 	Auth any `yaml:"auth"`

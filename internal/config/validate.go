@@ -98,7 +98,7 @@ func (c *Config) Validate() error {
 			return bad(fmt.Sprintf("replication.destination_schemas[%d]", i), "must not be empty")
 		}
 	}
-	return nil
+	return c.validateOffsite()
 }
 
 var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -23,10 +23,19 @@ func (a jobsAdapter) Submit(ctx context.Context, trigger string) (api.Job, error
 
 func (a jobsAdapter) Get(_ context.Context, id string) (api.Job, error) {
 	j, err := a.d.manager.Get(id)
+	if err == nil && j.Trigger == TriggerDrill && a.d.drills != nil {
+		j, err = a.d.drills.Get(id) // a running drill's live state
+	}
 	return toAPI(j), mapNotFound(err)
 }
 
 func (a jobsAdapter) Cancel(ctx context.Context, id string) (api.Job, error) {
+	if a.d.drills != nil {
+		if j, err := a.d.manager.Get(id); err == nil && j.Trigger == TriggerDrill {
+			j, err = a.d.drills.Cancel(ctx, id)
+			return toAPI(j), mapNotFound(err)
+		}
+	}
 	j, err := a.d.manager.Cancel(ctx, id)
 	return toAPI(j), mapNotFound(err)
 }
@@ -54,7 +63,7 @@ func toAPI(j jobs.Job) api.Job {
 	a := api.Job{
 		ID: j.ID, Status: string(j.Status), Message: j.Message, Trigger: j.Trigger, Phase: j.Phase,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
-		Archive: j.Result.Artifact, Bytes: j.Result.Bytes, SHA256: j.Result.SHA256,
+		Archive: j.Result.Artifact, Bytes: j.Result.Bytes, SHA256: j.Result.SHA256, Copies: j.Result.Copies,
 	}
 	a.Progress.Done, a.Progress.Total, a.Progress.Bytes = j.Progress.Done, j.Progress.Total, j.Progress.Bytes
 	return a

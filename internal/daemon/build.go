@@ -6,6 +6,7 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/backup"
 	"github.com/hubble/hubble-applianceapi/internal/config"
+	"github.com/hubble/hubble-applianceapi/internal/crypt"
 	"github.com/hubble/hubble-applianceapi/internal/engine/postgres"
 	"github.com/hubble/hubble-applianceapi/internal/fscheck"
 	"github.com/hubble/hubble-applianceapi/internal/replication"
@@ -54,7 +55,16 @@ func NewPipeline(cfg *config.Config, log *slog.Logger, version string) (*backup.
 	if err != nil {
 		return nil, err
 	}
+	recipients, err := crypt.Recipients(cfg.Encryption.AgeRecipients)
+	if err != nil {
+		return nil, err
+	}
+	copies, err := offsiteCopies(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &backup.Pipeline{
+		Copies: copies,
 		Engine: eng,
 		Target: local.New(cfg.BackupDir),
 		// Pre-flight runs on the request path (Execute): a hung NFS
@@ -70,6 +80,7 @@ func NewPipeline(cfg *config.Config, log *slog.Logger, version string) (*backup.
 			Level:       cfg.CompressionLevel,
 			Replication: ReplicationTool(cfg, true),
 			Version:     version,
+			Recipients:  recipients,
 		},
 	}, nil
 }

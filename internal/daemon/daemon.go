@@ -21,6 +21,7 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/archive"
 	"github.com/hubble/hubble-applianceapi/internal/backup"
 	"github.com/hubble/hubble-applianceapi/internal/config"
+	"github.com/hubble/hubble-applianceapi/internal/drill"
 	"github.com/hubble/hubble-applianceapi/internal/fscheck"
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
 	"github.com/hubble/hubble-applianceapi/internal/notify"
@@ -59,11 +60,18 @@ type Daemon struct {
 	store    *jobs.BoltStore
 	manager  *jobs.Manager
 	metrics  *api.Metrics
+	offsite  *api.OffsiteMetrics
+	reg      *prometheus.Registry
 	notifier *notify.Notifier
 	handler  http.Handler
 	sched    *scheduler.Scheduler
 	// fs runs the filesystem checks of the request path with a deadline.
 	fs *fscheck.Checker
+
+	// Scheduled restore drills (nil without drill.schedule).
+	drill      *drill.Drill
+	drills     *jobs.Manager
+	drillSched *scheduler.Scheduler
 
 	mu          sync.Mutex
 	lastSuccess time.Time
@@ -163,8 +171,24 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 		store.Close()
 		return nil, fmt.Errorf("register stale metric: %w", err)
 	}
+	var names []string
+	for _, c := range pipeline.Copies {
+		names = append(names, c.Name)
+	}
+	if d.offsite, err = api.NewOffsiteMetrics(reg, names); err != nil {
+		store.Close()
+		return nil, err
+	}
+	for i := range pipeline.Copies {
+		pipeline.Copies[i].Failed, pipeline.Copies[i].Copied = d.offsite.CopyFailed, d.offsite.Copied
+	}
+	d.reg = reg
 	d.sched, err = newScheduler(cfg, d.enqueueScheduled, log)
 	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := d.setupDrills(cfg); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -190,6 +214,15 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	defer d.store.Close()
 	if err := d.manager.Start(ctx); err != nil {
 		return err
+	}
+	if d.drills != nil {
+		if err := d.drills.Start(ctx); err != nil {
+			stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			d.manager.Stop(stopCtx)
+			return err
+		}
+		d.drillSched.Start()
 	}
 	d.initLastSuccess(ctx)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
@@ -246,6 +279,14 @@ wait:
 	if serr := d.manager.Stop(stopCtx); serr != nil {
 		d.log.Warn("stop jobs", "error", serr)
 	}
+	if d.drills != nil {
+		if serr := d.drillSched.Stop(stopCtx); serr != nil {
+			d.log.Warn("stop drill scheduler", "error", serr)
+		}
+		if serr := d.drills.Stop(stopCtx); serr != nil {
+			d.log.Warn("stop drills", "error", serr)
+		}
+	}
 	stopWatch()
 	d.notifier.Close(stopCtx)
 	d.log.Info("service stopped")
@@ -264,9 +305,11 @@ func (d *Daemon) work(ctx context.Context, job jobs.Job, report func(jobs.Update
 }
 
 func (d *Daemon) jobResult(res backup.Result) jobs.Result {
-	path := filepath.Join(d.cfg.BackupDir, res.Name)
-	return jobs.Result{Artifact: path, Bytes: res.Bytes, SHA256: res.SHA256,
-		Message: fmt.Sprintf("Backup completed: %s (%d tables, %d rows, %d bytes).", path, res.Tables, res.Rows, res.Bytes)}
+	if res.Location == "" {
+		res.Location = d.pipeline.Target.Location(res.Name)
+	}
+	return jobs.Result{Artifact: res.Location, Bytes: res.Bytes, SHA256: res.SHA256, Copies: res.Copies,
+		Message: backup.SuccessMessage(res)}
 }
 
 // resolve finds, at start-up, the archive a job of a dead process had
@@ -316,13 +359,16 @@ func (d *Daemon) finished(j jobs.Job) {
 	})
 }
 
+// applyRetention applies the local rules to backup_dir and each target's
+// own rules to that target.
 func (d *Daemon) applyRetention() {
-	rules := retention.Rules{KeepLast: d.cfg.Retention.KeepLast, KeepDays: d.cfg.Retention.KeepDays}
-	if rules.KeepLast == 0 && rules.KeepDays == 0 {
-		return
-	}
-	if _, err := retention.Apply(context.Background(), d.cfg.BackupDir, rules, time.Now(), archive.ParseName, false, d.log); err != nil {
-		d.log.Warn("apply retention", "error", err)
+	for _, r := range RetentionScopes(d.cfg, d.pipeline) {
+		if r.Rules.KeepLast == 0 && r.Rules.KeepDays == 0 {
+			continue
+		}
+		if _, err := retention.Apply(context.Background(), r.Store, r.Rules, time.Now(), archive.ParseName, false, d.log); err != nil {
+			d.log.Warn("apply retention", "where", r.Name, "error", err)
+		}
 	}
 }
 
@@ -339,7 +385,7 @@ func (d *Daemon) initLastSuccess(ctx context.Context) {
 		return
 	}
 	for _, j := range all {
-		if j.Status == jobs.StatusSuccess {
+		if j.Status == jobs.StatusSuccess && j.Trigger != TriggerDrill {
 			d.mu.Lock()
 			if j.FinishedAt.After(d.lastSuccess) {
 				d.lastSuccess = j.FinishedAt

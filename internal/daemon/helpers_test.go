@@ -22,10 +22,12 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/config"
 	"github.com/hubble/hubble-applianceapi/internal/daemon"
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
+	"github.com/hubble/hubble-applianceapi/internal/s3test"
 )
 
 func TestMain(m *testing.M) {
 	code := pgtest.Run(m)
+	s3test.StopShared()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
@@ -176,6 +178,8 @@ type jobRecord struct {
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
 	Archive    string     `json:"archive"`
+	SHA256     string     `json:"sha256"`
+	Copies     []string   `json:"copies"`
 }
 
 func (r *running) do(t *testing.T, method, path string, v any) {

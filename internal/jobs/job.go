@@ -75,6 +75,8 @@ type Result struct {
 	Artifact string `json:"artifact,omitempty"`
 	Bytes    int64  `json:"bytes,omitempty"`
 	SHA256   string `json:"sha256,omitempty"`
+	// Copies are other places the artifact lives (off-site copies).
+	Copies []string `json:"copies,omitempty"`
 	// Message becomes the job's Message on success (MsgSuccess when empty);
 	// it is stored there, not here.
 	Message string `json:"-"`

@@ -65,3 +65,18 @@ func NoConnection(detail string, cause error) *Error {
 func NoSchema(schema, database string) *Error {
 	return newf(nil, "Schema '%s' does not exist in database '%s'.", schema, database)
 }
+
+// CopyFailed reports an off-site target that failed; the local archive,
+// complete, was kept. cause starts with "target NAME: ".
+func CopyFailed(cause error, kept string) *Error {
+	return newf(cause, "Off-site copy failed: %s. The local archive was kept: %s", sentence(cause), kept)
+}
+
+// sentence is err's text without a final period (one is added after it).
+func sentence(err error) string { return strings.TrimRight(err.Error(), ". ") }
+
+// CopyWarning is the warning a job's Message carries when an optional
+// off-site target failed.
+func CopyWarning(cause error, kept string) *Error {
+	return newf(cause, "Warning: off-site copy to an optional target failed: %s. The local archive was kept: %s", sentence(cause), kept)
+}

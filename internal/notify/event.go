@@ -10,6 +10,7 @@ const (
 	EventJobFailed    = "job.failed"
 	EventJobSucceeded = "job.succeeded"
 	EventBackupStale  = "backup.stale"
+	EventDrillFailed  = "drill.failed" // a scheduled restore drill failed
 )
 
 // Event is the JSON body POSTed to the webhook. Every member is always

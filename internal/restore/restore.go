@@ -37,7 +37,13 @@ var ErrRestoredWithErrors = errors.New("restored with errors")
 
 // Options are one restore's settings (flags and configuration).
 type Options struct {
-	Archive         string
+	// Archive names the archive (a path, or s3://... for messages when
+	// Source is set).
+	Archive string
+	// Source, when set, is the opened archive (a local file, an object in
+	// a bucket, or the decryption of either); else Archive is opened as a
+	// local file.
+	Source          Archive
 	TempDir         string
 	Schema          string // target schema; "" = the archive's
 	Step            string // StepAll (default), StepReplication, StepDatabase
@@ -55,6 +61,13 @@ type Options struct {
 	// MaxBytes bounds what the archive may expand to; 0 = the free space
 	// of TempDir.
 	MaxBytes int64
+}
+
+// Archive is an opened archive read at any offset, its size known: a local
+// file, an S3 object, or an encrypted one's plaintext.
+type Archive interface {
+	io.ReaderAt
+	Size() int64
 }
 
 // Restorer runs restores.
@@ -140,14 +153,25 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 // bounded by the space it may expand to, in one pass: nothing else happens
 // before it returns, and on failure it leaves stage empty.
 func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (*archive.Manifest, error) {
-	f, err := os.Open(o.Archive)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, msg.NoFile(o.Archive)
+	var f io.ReaderAt
+	var size int64
+	if o.Source != nil {
+		f, size = o.Source, o.Source.Size()
+	} else {
+		lf, err := os.Open(o.Archive)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, msg.NoFile(o.Archive)
+			}
+			return nil, fmt.Errorf("open archive: %w", err)
 		}
-		return nil, fmt.Errorf("open archive: %w", err)
+		defer lf.Close()
+		st, err := lf.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("open archive: %w", err)
+		}
+		f, size = lf, st.Size()
 	}
-	defer f.Close()
 	if o.Replication != nil && o.Replication.User != "" {
 		// The replication user must reach the export below; it may not
 		// list or read anything else here.
@@ -159,11 +183,7 @@ func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("open archive: %w", err)
-	}
-	rep, err := archive.VerifyExtract(ctx, f, st.Size(), stage, archive.Limits{MaxBytes: limit})
+	rep, err := archive.VerifyExtract(ctx, f, size, stage, archive.Limits{MaxBytes: limit})
 	if err != nil {
 		if errors.Is(err, archive.ErrTooLarge) {
 			return nil, fmt.Errorf("archive %s refused: %w (space available in %s: %d bytes)", o.Archive, err, o.TempDir, limit)

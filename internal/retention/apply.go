@@ -6,26 +6,38 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/hubble/hubble-applianceapi/internal/storage"
 )
 
-// Apply lists dir, plans with Plan and removes the archives that go, unless
+// Store is where the archives are: a storage.Target (backup_dir or an
+// off-site bucket) satisfies it.
+type Store interface {
+	List(ctx context.Context) ([]storage.Entry, error)
+	Remove(ctx context.Context, name string) error
+	Location(name string) string
+}
+
+// Apply lists st, plans with Plan and removes the archives that go, unless
 // dryRun, in which case it only logs them. It returns the names removed (or,
 // under dryRun, the names that would be removed), newest first.
 //
-// Only regular files are considered: symbolic links are neither followed nor
-// removed, so a link named like an archive cannot make retention delete
-// something outside dir. Every deletion is logged. A file that cannot be
+// Only what the store lists as published objects is considered (for a
+// directory, regular files: a symbolic link named like an archive is never
+// followed nor removed). Every deletion is logged. An archive that cannot be
 // removed does not stop the others; the errors are returned joined.
-func Apply(ctx context.Context, dir string, rules Rules, now time.Time, parse ParseFunc, dryRun bool, log *slog.Logger) ([]string, error) {
+func Apply(ctx context.Context, st Store, rules Rules, now time.Time, parse ParseFunc, dryRun bool, log *slog.Logger) ([]string, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	entries, err := list(dir)
+	listed, err := st.List(ctx)
 	if err != nil {
 		return nil, err
+	}
+	entries := make([]Entry, len(listed))
+	for i, e := range listed {
+		entries[i] = Entry{Name: e.Name, ModTime: e.ModTime, Size: e.Size}
 	}
 	var removed []string
 	var errs []error
@@ -33,13 +45,13 @@ func Apply(ctx context.Context, dir string, rules Rules, now time.Time, parse Pa
 		if c.reason == "" {
 			continue
 		}
+		where := st.Location(c.Name)
 		if err := ctx.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("apply retention %s: %w", dir, err))
+			errs = append(errs, fmt.Errorf("apply retention %s: %w", where, err))
 			break
 		}
-		path := filepath.Join(dir, c.Name)
 		attrs := []any{
-			slog.String("file", path),
+			slog.String("file", where),
 			slog.Int64("bytes", c.Size),
 			slog.Time("archive_time", c.t),
 			slog.String("rule", c.reason),
@@ -49,42 +61,16 @@ func Apply(ctx context.Context, dir string, rules Rules, now time.Time, parse Pa
 			removed = append(removed, c.Name)
 			continue
 		}
-		if err := os.Remove(path); err != nil {
+		if err := st.Remove(ctx, c.Name); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // gone already (another prune); nothing to do
 			}
 			log.Error("retention: cannot remove archive", append(attrs, slog.Any("error", err))...)
-			errs = append(errs, fmt.Errorf("remove archive %s: %w", path, err))
+			errs = append(errs, fmt.Errorf("remove archive %s: %w", where, err))
 			continue
 		}
 		log.Info("retention: removed archive", attrs...)
 		removed = append(removed, c.Name)
 	}
 	return removed, errors.Join(errs...)
-}
-
-// list returns the regular files of dir.
-func list(dir string) ([]Entry, error) {
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("list backup directory %s: %w", dir, err)
-	}
-	var entries []Entry
-	for _, de := range des {
-		if !de.Type().IsRegular() {
-			continue
-		}
-		info, err := de.Info() // lstat: still no link following
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // removed while we were listing
-			}
-			return nil, fmt.Errorf("stat %s: %w", filepath.Join(dir, de.Name()), err)
-		}
-		if !info.Mode().IsRegular() {
-			continue
-		}
-		entries = append(entries, Entry{Name: de.Name(), ModTime: info.ModTime(), Size: info.Size()})
-	}
-	return entries, nil
 }

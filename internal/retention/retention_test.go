@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubble/hubble-applianceapi/internal/storage/local"
 	"github.com/hubble/hubble-applianceapi/internal/testlog"
 
 	"github.com/google/go-cmp/cmp"
@@ -167,7 +168,7 @@ func TestApply(t *testing.T) {
 			var logBuf testlog.Buffer
 			log := slog.New(slog.NewTextHandler(&logBuf, nil))
 
-			got, err := Apply(context.Background(), dir, tt.rules, tt.now, parse, tt.dryRun, log)
+			got, err := Apply(context.Background(), local.New(dir), tt.rules, tt.now, parse, tt.dryRun, log)
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
@@ -212,7 +213,7 @@ func TestApply_onlyDecoys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := Apply(context.Background(), dir, Rules{KeepLast: 1, KeepDays: 1}, now, parse, false, nil)
+	got, err := Apply(context.Background(), local.New(dir), Rules{KeepLast: 1, KeepDays: 1}, now, parse, false, nil)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("Apply = %v, %v; want nothing removed", got, err)
 	}
@@ -222,7 +223,7 @@ func TestApply_onlyDecoys(t *testing.T) {
 }
 
 func TestApply_missingDir(t *testing.T) {
-	_, err := Apply(context.Background(), filepath.Join(t.TempDir(), "absent"), Rules{KeepLast: 1}, now, parse, false, nil)
+	_, err := Apply(context.Background(), local.New(filepath.Join(t.TempDir(), "absent")), Rules{KeepLast: 1}, now, parse, false, nil)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Apply on a missing directory = %v, want fs.ErrNotExist", err)
 	}
@@ -233,7 +234,7 @@ func TestApply_canceled(t *testing.T) {
 	before := names(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	got, err := Apply(ctx, dir, Rules{KeepLast: 1}, now, parse, false, nil)
+	got, err := Apply(ctx, local.New(dir), Rules{KeepLast: 1}, now, parse, false, nil)
 	if !errors.Is(err, context.Canceled) || len(got) != 0 {
 		t.Fatalf("Apply with a canceled context = %v, %v; want nothing removed and context.Canceled", got, err)
 	}

@@ -40,6 +40,7 @@ type options struct {
 	cleanup    bool
 	quietLoad  float64
 	quietWait  time.Duration
+	offsiteSet string // dataset of the off-site upload part; "" = the first of sets, "none" = skip
 }
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 	flag.BoolVar(&o.cleanup, "cleanup", false, "stop the cluster and remove --dir at the end")
 	flag.Float64Var(&o.quietLoad, "quiet-load", 0, "before each dataset, wait (up to --quiet-wait) until the 1-minute load average is below this (0 = do not wait)")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 10*time.Minute, "longest wait for --quiet-load")
+	flag.StringVar(&o.offsiteSet, "offsite-set", "", "dataset of the off-site part: our backup with a copy to a local S3 server, their throughputs (\"\" = the first of --sets, none = skip)")
 	flag.Parse()
 	o.sets, o.scaleSizes = list(sets), list(scaleSizes)
 	for _, s := range list(scaleJ) {
@@ -135,6 +137,14 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	b.printTargets(os.Stdout)
+	if set := o.offsiteSet; set != "none" && (set != "" || len(o.sets) > 0) {
+		if set == "" {
+			set = o.sets[0]
+		}
+		if err := b.offsite(ctx, set); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -70,7 +69,7 @@ func (t *Target) Dir() string { return t.dir }
 
 // Create opens a hidden temporary file in the directory, already locked
 // when it first appears under its partial name.
-func (t *Target) Create(ctx context.Context, tag string) (storage.Object, error) {
+func (t *Target) Create(ctx context.Context, tag string, names func(seq int) string) (storage.Object, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -92,7 +91,7 @@ func (t *Target) Create(ctx context.Context, tag string) (storage.Object, error)
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create temporary archive in %s: %w", t.dir, err)
 	}
-	return &object{t: t, f: f, name: name}, nil
+	return &object{t: t, f: f, name: name, names: names}, nil
 }
 
 func sanitize(tag string) string {
@@ -131,20 +130,56 @@ func (t *Target) path(name string) (string, error) {
 	return filepath.Join(t.dir, name), nil
 }
 
-// Open opens a published archive.
-func (t *Target) Open(_ context.Context, name string) (io.ReadCloser, error) {
+// Open opens a published archive. Only regular files are archives: a
+// symbolic link or a folder named like one is refused.
+func (t *Target) Open(_ context.Context, name string) (storage.Reader, error) {
 	p, err := t.path(name)
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("open %s: not a regular file", p)
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("open %s: not a regular file", p)
+	}
+	return file{f, fi.Size()}, nil
 }
 
-// Remove deletes a published archive.
+// file is an open archive with its size.
+type file struct {
+	*os.File
+	size int64
+}
+
+func (f file) Size() int64 { return f.size }
+
+// Location is the archive's path.
+func (t *Target) Location(name string) string { return filepath.Join(t.dir, name) }
+
+// Remove deletes a published archive; like Open and List it touches only
+// regular files (a link named like an archive is no archive).
 func (t *Target) Remove(_ context.Context, name string) error {
 	p, err := t.path(name)
 	if err != nil {
 		return err
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("remove %s: not a regular file", p)
 	}
 	return os.Remove(p)
 }
@@ -208,10 +243,11 @@ func (t *Target) RemoveOrphans(_ context.Context) ([]string, error) {
 }
 
 type object struct {
-	t    *Target
-	f    *os.File // locked until published or aborted
-	name string   // its current (partial) path
-	done bool
+	t     *Target
+	f     *os.File // locked until published or aborted
+	name  string   // its current (partial) path
+	names func(seq int) string
+	done  bool
 }
 
 func (o *object) Write(p []byte) (int, error) { return o.f.Write(p) }
@@ -222,7 +258,7 @@ func (o *object) Write(p []byte) (int, error) { return o.f.Write(p) }
 // (renameat2 RENAME_NOREPLACE, or a hard link where the filesystem cannot,
 // as NFS answers EINVAL), not checked first. The lock is held throughout, so
 // no sweeper takes the file for a dead writer's leftover.
-func (o *object) Commit(ctx context.Context, names func(seq int) string) (string, error) {
+func (o *object) Commit(ctx context.Context) (string, error) {
 	if err := ctx.Err(); err != nil {
 		o.Abort()
 		return "", err
@@ -238,7 +274,7 @@ func (o *object) Commit(ctx context.Context, names func(seq int) string) (string
 		return "", fmt.Errorf("sync %s: %w", o.name, err)
 	}
 	for seq := 1; seq < 10000; seq++ {
-		name := names(seq)
+		name := o.names(seq)
 		final := filepath.Join(o.t.dir, name)
 		taken, err := o.publish(final)
 		if taken {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/hubble/hubble-applianceapi/internal/storage"
+	"github.com/hubble/hubble-applianceapi/internal/storage/storagetest"
 )
 
 func names(seq int) string {
@@ -19,62 +19,26 @@ func names(seq int) string {
 	return fmt.Sprintf("a_%d.tar.gz", seq)
 }
 
-func TestTarget_CommitNeverReusesAName(t *testing.T) {
-	ctx := context.Background()
-	tg := New(t.TempDir())
-	for i, want := range []string{"a.tar.gz", "a_2.tar.gz", "a_3.tar.gz"} {
-		o, err := tg.Create(ctx, "job1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(o, "content %d", i)
-		got, err := o.Commit(ctx, names)
-		if err != nil || got != want {
-			t.Fatalf("commit %d = %q, %v; want %q", i, got, err, want)
-		}
-		o.Abort() // no-op after commit
-	}
-	r, err := tg.Open(ctx, "a.tar.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(r)
-	r.Close()
-	if string(b) != "content 0" {
-		t.Errorf("first archive overwritten: %q", b)
-	}
-	entries, _ := tg.List(ctx)
-	if len(entries) != 3 {
-		t.Errorf("List = %v", entries)
-	}
-}
-
-func TestTarget_AbortAndPartialsLeaveNothing(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	tg := New(dir)
-	o, _ := tg.Create(ctx, "job1")
-	o.Write([]byte("half"))
-	if l, _ := tg.List(ctx); len(l) != 0 {
-		t.Errorf("partial listed: %v", l)
-	}
-	if err := o.Abort(); err != nil {
-		t.Fatal(err)
-	}
-	o2, _ := tg.Create(ctx, "job2")
-	o2.Write([]byte("left by a dead process"))
-	o3, _ := tg.Create(ctx, "job3")
-	if err := tg.RemovePartials(ctx, "job2"); err != nil {
-		t.Fatal(err)
-	}
-	left, _ := filepath.Glob(filepath.Join(dir, ".partial-*"))
-	if des, _ := os.ReadDir(dir); len(des) != 1 || len(left) != 1 || filepath.Base(left[0])[:14] != ".partial-job3-" {
-		t.Errorf("want only job3's partial, got %v", left)
-	}
-	o3.Abort()
-	if des, _ := os.ReadDir(dir); len(des) != 0 {
-		t.Errorf("dir not empty: %v", des)
-	}
+func TestTarget_Conformance(t *testing.T) {
+	storagetest.Run(t, storagetest.Harness{
+		New: func(t *testing.T) storage.Target { return New(t.TempDir()) },
+		Partials: func(t *testing.T, tg storage.Target) int {
+			m, err := filepath.Glob(filepath.Join(tg.(*Target).Dir(), partialPrefix+"*"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(m)
+		},
+		// A dead writer's file: named like a partial, nobody holds its lock.
+		Orphan: func(t *testing.T, tg storage.Target, tag string) {
+			f, err := os.CreateTemp(tg.(*Target).Dir(), partialPrefix+sanitize(tag)+"-*")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString("left by a dead process")
+			f.Close()
+		},
+	})
 }
 
 type failRename struct{ osFS }
@@ -86,9 +50,9 @@ func (failRename) RenameNoReplace(string, string) error {
 func TestTarget_RenameFailure(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	o, _ := NewWithFS(dir, failRename{}).Create(ctx, "j")
+	o, _ := NewWithFS(dir, failRename{}).Create(ctx, "j", names)
 	o.Write([]byte("x"))
-	_, err := o.Commit(ctx, names)
+	_, err := o.Commit(ctx)
 	if !errors.Is(err, storage.ErrCommit) {
 		t.Fatalf("err = %v, want ErrCommit", err)
 	}
@@ -97,11 +61,23 @@ func TestTarget_RenameFailure(t *testing.T) {
 	}
 }
 
-func TestTarget_BadNames(t *testing.T) {
-	tg := New(t.TempDir())
-	for _, n := range []string{"", "..", "../x", "a/b"} {
-		if _, err := tg.Open(context.Background(), n); err == nil {
-			t.Errorf("Open(%q) succeeded", n)
+// TestTarget_OnlyRegularFiles: a symbolic link or a folder named like an
+// archive is neither listed nor opened, so nothing outside the directory is
+// reached through one.
+func TestTarget_OnlyRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(outside, []byte("outside"), 0o600)
+	os.Symlink(outside, filepath.Join(dir, "link.tar.gz"))
+	os.Mkdir(filepath.Join(dir, "dir.tar.gz"), 0o755)
+	tg := New(dir)
+	if l, err := tg.List(context.Background()); err != nil || len(l) != 0 {
+		t.Errorf("List = %v, %v; want nothing", l, err)
+	}
+	for _, n := range []string{"link.tar.gz", "dir.tar.gz"} {
+		if r, err := tg.Open(context.Background(), n); err == nil {
+			r.Close()
+			t.Errorf("Open(%s) succeeded", n)
 		}
 	}
 }

@@ -68,13 +68,13 @@ func TestTarget_CommitRaceNeverReplaces(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					o, err := NewWithFS(dir, fsys).Create(ctx, fmt.Sprintf("job%d", i))
+					o, err := NewWithFS(dir, fsys).Create(ctx, fmt.Sprintf("job%d", i), names)
 					if err != nil {
 						t.Error(err)
 						return
 					}
 					fmt.Fprintf(o, "archive of writer %d", i)
-					if got[i], err = o.Commit(ctx, names); err != nil {
+					if got[i], err = o.Commit(ctx); err != nil {
 						t.Error(err)
 					}
 				}()
@@ -133,7 +133,8 @@ func TestTarget_SweepsNeverHitLiveWriters(t *testing.T) {
 		go func() {
 			defer writers.Done()
 			for i := range 200 {
-				o, err := tg.Create(ctx, fmt.Sprintf("w%d", w))
+				name := func(seq int) string { return fmt.Sprintf("w%d-%d-%d.tar.gz", w, i, seq) }
+				o, err := tg.Create(ctx, fmt.Sprintf("w%d", w), name)
 				if err != nil {
 					t.Errorf("Create beside a sweep: %v", err)
 					return
@@ -145,8 +146,7 @@ func TestTarget_SweepsNeverHitLiveWriters(t *testing.T) {
 					o.Abort()
 					continue
 				}
-				name := func(seq int) string { return fmt.Sprintf("w%d-%d-%d.tar.gz", w, i, seq) }
-				if _, err := o.Commit(ctx, name); err != nil {
+				if _, err := o.Commit(ctx); err != nil {
 					t.Errorf("Commit beside a sweep: %v", err)
 				}
 			}
