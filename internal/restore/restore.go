@@ -126,16 +126,34 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 	// folder's mark, so a sweep after a kill -9 kills what is left.
 	ctx = engine.WithProcessRecorder(ctx, work)
 	start := time.Now()
-	m, err := r.verifyExtract(ctx, o, stage)
+	src, err := r.openSource(ctx, o, stage)
 	if err != nil {
 		return nil, err
 	}
+	defer src.close()
+	m := src.m
 	res := &Result{Manifest: m}
 	log := r.Log.With("archive", o.Archive)
-	log.Info("archive verified and extracted", "tables", len(m.Tables), "bytes", m.TotalBytes(), "folder", stage,
-		"seconds", time.Since(start).Seconds())
+	if src.streamed() {
+		log.Info("archive index and scripts verified; tables are verified as they are loaded", "tables", len(m.Tables),
+			"bytes", m.TotalBytes(), "folder", stage, "seconds", time.Since(start).Seconds())
+	} else {
+		log.Info("archive verified and extracted", "tables", len(m.Tables), "bytes", m.TotalBytes(), "folder", stage,
+			"seconds", time.Since(start).Seconds())
+	}
 	log.Info("restore started", "schema", m.Schema, "target_schema", targetSchema(o, m), "step", o.Step, "dry_run", o.DryRun)
 
+	// Whatever has effects outside the held loads (the replication import,
+	// or more tables than may be held) waits for the whole archive's
+	// verdict; the loads then only stream the data.
+	replicating := o.Step != StepDatabase && o.Replication != nil
+	if src.streamed() && (replicating || o.DryRun || len(m.Tables) > maxHeldTables) {
+		start := time.Now()
+		if err := src.verifyRest(ctx); err != nil {
+			return nil, src.dataRefused(err)
+		}
+		log.Info("archive verified", "seconds", time.Since(start).Seconds())
+	}
 	if o.Step != StepDatabase && o.Replication != nil {
 		if err := r.replicationStep(ctx, o, m, stage, res, log); err != nil {
 			return res, err
@@ -146,55 +164,7 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 			return res, nil
 		}
 	}
-	return res, r.databaseStep(ctx, o, m, stage, res, log)
-}
-
-// verifyExtract checks the whole archive while extracting it into stage,
-// bounded by the space it may expand to, in one pass: nothing else happens
-// before it returns, and on failure it leaves stage empty.
-func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (*archive.Manifest, error) {
-	var f io.ReaderAt
-	var size int64
-	if o.Source != nil {
-		f, size = o.Source, o.Source.Size()
-	} else {
-		lf, err := os.Open(o.Archive)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, msg.NoFile(o.Archive)
-			}
-			return nil, fmt.Errorf("open archive: %w", err)
-		}
-		defer lf.Close()
-		st, err := lf.Stat()
-		if err != nil {
-			return nil, fmt.Errorf("open archive: %w", err)
-		}
-		f, size = lf, st.Size()
-	}
-	if o.Replication != nil && o.Replication.User != "" {
-		// The replication user must reach the export below; it may not
-		// list or read anything else here.
-		if err := os.Chmod(stage, 0o711); err != nil {
-			return nil, err
-		}
-	}
-	limit, err := r.limit(o)
-	if err != nil {
-		return nil, err
-	}
-	rep, err := archive.VerifyExtract(ctx, f, size, stage, archive.Limits{MaxBytes: limit})
-	if err != nil {
-		if errors.Is(err, archive.ErrTooLarge) {
-			return nil, fmt.Errorf("archive %s refused: %w (space available in %s: %d bytes)", o.Archive, err, o.TempDir, limit)
-		}
-		return nil, fmt.Errorf("archive %s refused: %w", o.Archive, err)
-	}
-	m := rep.Manifest
-	if m.Engine != "postgres" {
-		return nil, fmt.Errorf("archive %s refused: made by engine %q, this restore handles postgres", o.Archive, m.Engine)
-	}
-	return m, nil
+	return res, r.databaseStep(ctx, o, src, stage, res, log)
 }
 
 // SweepOrphans removes what restores of dead processes left in tempDir: a
@@ -306,8 +276,15 @@ func request(o Options, m *archive.Manifest, stage string) engine.RestoreRequest
 	return req
 }
 
-func (r *Restorer) databaseStep(ctx context.Context, o Options, m *archive.Manifest, stage string, res *Result, log *slog.Logger) error {
+func (r *Restorer) databaseStep(ctx context.Context, o Options, src *source, stage string, res *Result, log *slog.Logger) error {
+	m := src.m
 	req := request(o, m, stage)
+	if src.streamed() {
+		req.Open = src.openTable
+		if !src.allVerified() {
+			req.Verified = src.verifyRest
+		}
+	}
 	for _, t := range m.Tables {
 		if path.Dir(t.File) != archive.DirDatabase {
 			return fmt.Errorf("archive %s refused: data file %s is not in %s/", o.Archive, t.File, archive.DirDatabase)
@@ -331,7 +308,7 @@ func (r *Restorer) databaseStep(ctx context.Context, o Options, m *archive.Manif
 		dbRes.Issues = append(dbRes.Issues, stop.Issue)
 	}
 	if err != nil && stop == nil {
-		return err
+		return src.dataRefused(err)
 	}
 	if werr := writeOutput(o, m, dbRes); werr != nil {
 		log.Error("write restore output", "error", werr)

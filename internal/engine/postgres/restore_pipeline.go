@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -47,19 +45,22 @@ type pipeline struct {
 	fkPhase  bool
 	firstErr error
 	cancel   context.CancelCauseFunc
+	verify   func(context.Context) error // req.Verified, once
 }
 
 // task is one unit of a worker's work: a table to load or a post-data job.
 type task struct {
-	load *engine.RestoreTable
-	job  *postJob
+	load   *engine.RestoreTable
+	job    *postJob
+	inline int  // builds the load ran in its own transaction (held loads)
+	commit bool // commit the held loads, now that every load is done
 }
 
 // runPipeline loads the data and runs the build and foreign key jobs; it
 // returns the jobs left for the final transaction.
 func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *restoreScript, rec *issues) (tables int, rows int64, rest []*postJob, err error) {
 	p := &pipeline{e: e, req: req, script: s, rec: rec, target: targetOf(req), waiting: map[string][]*postJob{},
-		wake: make(chan struct{})}
+		wake: make(chan struct{}), verify: verifier(req)}
 	size := map[string]int64{}
 	for _, t := range req.Tables {
 		p.loads = append(p.loads, t)
@@ -108,6 +109,10 @@ func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *
 	if p.firstErr == nil && ctx.Err() != nil {
 		p.firstErr = context.Cause(ctx)
 	}
+	if p.firstErr == nil {
+		// Nothing was held (no table to load): the verdict still decides.
+		p.firstErr = p.verify(ctx)
+	}
 	return int(p.loaded.Load()), p.rows.Load(), rest, p.firstErr
 }
 
@@ -125,8 +130,10 @@ func (p *pipeline) fail(err error) {
 }
 
 // next returns the next task, waiting while nothing is runnable but other
-// workers may still make something runnable; ok is false at the end.
-func (p *pipeline) next(ctx context.Context) (task, bool) {
+// workers may still make something runnable; ok is false at the end. A
+// worker holding loaded tables (held) is told to commit them as soon as the
+// last load is done: what follows may need them.
+func (p *pipeline) next(ctx context.Context, held bool) (task, bool) {
 	for {
 		p.mu.Lock()
 		if ctx.Err() != nil {
@@ -134,6 +141,9 @@ func (p *pipeline) next(ctx context.Context) (task, bool) {
 			return task{}, false
 		}
 		switch {
+		case held && p.loading == 0:
+			p.mu.Unlock()
+			return task{commit: true}, true
 		case len(p.ready) > 0:
 			j := p.ready[len(p.ready)-1]
 			p.ready = p.ready[:len(p.ready)-1]
@@ -168,6 +178,7 @@ func (p *pipeline) finished(t task) {
 		p.ready = append(p.ready, p.waiting[key]...)
 		delete(p.waiting, key)
 		p.sortReady()
+		p.pending -= t.inline
 		p.loading--
 		if p.loading == 0 {
 			p.dataEnd("tables", p.loaded.Load(), "rows", p.rows.Load())
@@ -190,33 +201,47 @@ func (p *pipeline) advance() {
 }
 
 func (p *pipeline) worker(ctx context.Context) {
-	conn, err := p.connect(ctx)
+	ses, err := newSession(ctx, p.req, p.connect)
 	if err != nil {
 		p.fail(err)
 		return
 	}
-	defer func() { closeConn(conn) }()
+	defer ses.close()
 	for {
-		t, ok := p.next(ctx)
+		t, ok := p.next(ctx, ses.held)
 		if !ok {
-			return
+			break
+		}
+		if t.commit {
+			if err := p.commitHeld(ctx, ses); err != nil {
+				p.fail(err)
+				return
+			}
+			continue
 		}
 		if t.load != nil {
-			err = p.load(ctx, conn, *t.load)
+			t.inline, err = p.load(ctx, ses, *t.load)
 		} else {
-			err = p.run(ctx, conn, t.job)
+			// What comes after the loads may need their tables: the
+			// session's held ones are committed first.
+			if err = p.commitHeld(ctx, ses); err == nil {
+				err = p.run(ctx, ses.conn, t.job)
+			}
 		}
 		if err != nil {
 			p.fail(err)
 			return
 		}
-		if conn.IsClosed() { // possible only with ContinueOnError
-			if conn, err = p.connect(ctx); err != nil {
+		if ses.conn.IsClosed() { // possible only with ContinueOnError
+			if ses.conn, err = p.connect(ctx); err != nil {
 				p.fail(err)
 				return
 			}
 		}
 		p.finished(t)
+	}
+	if err := p.commitHeld(ctx, ses); err != nil {
+		p.fail(err)
 	}
 }
 
@@ -241,36 +266,68 @@ func (p *pipeline) connect(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// load copies one table; with ContinueOnError a failure is recorded.
-func (p *pipeline) load(ctx context.Context, conn *pgx.Conn, t engine.RestoreTable) error {
+// load copies one table; with ContinueOnError a failure is recorded. In a
+// held session the table's builds run right after, in the same
+// transaction (no other session may touch the table before the commit);
+// it returns how many.
+func (p *pipeline) load(ctx context.Context, ses *session, t engine.RestoreTable) (int, error) {
 	progress := func(n int64) {
 		d := p.done.Add(n)
 		if p.req.Progress != nil {
 			p.req.Progress(d, p.total)
 		}
 	}
-	n, err := copyIn(ctx, conn, p.target, t, p.script.columns[t.File], filepath.Join(p.req.Dir, t.File), progress)
-	object := "TABLE " + p.target + "." + t.Name
-	statement := "COPY " + quoteIdent(p.target, t.Name) + " FROM " + t.File
-	var issue engine.RestoreIssue
+	n, issue, err := ses.load(ctx, p.target, t, p.script.columns[t.File], progress)
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return ctx.Err()
 	case err != nil:
-		issue = issueOf(object, statement, err)
-	case n != t.Rows:
-		issue = engine.RestoreIssue{Object: object, Statement: statement,
-			Reason: fmt.Sprintf("row count mismatch: %d rows loaded, the manifest says %d", n, t.Rows)}
-	default:
+		return 0, err
+	case issue == nil:
 		p.rows.Add(n)
 		p.loaded.Add(1)
+	case !p.req.ContinueOnError:
+		return 0, &engine.RestoreError{Issue: *issue}
+	default:
+		p.rec.add(*issue)
+	}
+	if !ses.held {
+		return 0, nil
+	}
+	key := t.Schema + "." + t.Name
+	p.mu.Lock()
+	builds := p.waiting[key]
+	delete(p.waiting, key)
+	p.mu.Unlock()
+	x := &executor{conn: ses.conn, cont: p.req.ContinueOnError, rec: p.rec}
+	for _, j := range builds {
+		for _, st := range j.stmts {
+			if err := x.exec(ctx, st.Entry.String(), st.SQL); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(builds), nil
+}
+
+// commitHeld commits a held session once every load is done and the
+// archive is verified.
+func (p *pipeline) commitHeld(ctx context.Context, ses *session) error {
+	if !ses.held {
 		return nil
 	}
-	if !p.req.ContinueOnError {
-		return &engine.RestoreError{Issue: issue}
+	for {
+		p.mu.Lock()
+		loading, wake := p.loading, p.wake
+		p.mu.Unlock()
+		if loading == 0 {
+			break
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	p.rec.add(issue)
-	return nil
+	return ses.commit(ctx, p.verify)
 }
 
 // run executes one job's statements, each in its own transaction. A
