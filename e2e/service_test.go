@@ -125,8 +125,9 @@ func standIn(t testing.TB, dir string) string {
 type service struct {
 	t          testing.TB
 	cmd        *exec.Cmd
-	base       string // http://127.0.0.1:PORT
-	stderrPath string // the process's stderr, a file: no pipe can slow it down
+	base       string   // http://127.0.0.1:PORT
+	curlArgs   []string // what every helper request adds: credentials, --cacert
+	stderrPath string   // the process's stderr, a file: no pipe can slow it down
 	done       chan struct{}
 	err        error // Wait's result, valid after done
 }
@@ -145,6 +146,19 @@ var (
 // test ends.
 func (e *env) start(t testing.TB, extraEnv ...string) *service {
 	t.Helper()
+	return e.startWith(t, startOptions{env: extraEnv})
+}
+
+// startOptions vary how a service process runs.
+type startOptions struct {
+	env   []string // added to the environment
+	https bool     // the config serves TLS: base is https://
+	netns bool     // run in a network namespace of its own (see netns_test.go)
+}
+
+// startWith is start with options.
+func (e *env) startWith(t testing.TB, o startOptions) *service {
+	t.Helper()
 	s := &service{t: t, done: make(chan struct{})}
 	s.stderrPath = filepath.Join(e.dir, fmt.Sprintf("stderr-%d.log", starts.Add(1)))
 	f, err := os.Create(s.stderrPath)
@@ -153,8 +167,11 @@ func (e *env) start(t testing.TB, extraEnv ...string) *service {
 	}
 	defer f.Close()
 	s.cmd = exec.Command(binary(t), "serve", "--config", e.configPath)
-	s.cmd.Env = append(os.Environ(), extraEnv...)
+	s.cmd.Env = append(os.Environ(), o.env...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if o.netns {
+		s.cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+	}
 	s.cmd.Stderr = f
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -173,6 +190,9 @@ func (e *env) start(t testing.TB, extraEnv ...string) *service {
 	for {
 		if m := listenRE.FindStringSubmatch(s.log()); m != nil {
 			s.base = "http://" + m[1]
+			if o.https {
+				s.base = "https://" + m[1]
+			}
 			return s
 		}
 		select {

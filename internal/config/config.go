@@ -36,10 +36,8 @@ type Config struct {
 	Storage           Storage     `yaml:"storage"`
 	Encryption        Encryption  `yaml:"encryption"`
 	Drill             Drill       `yaml:"drill"`
-	// Auth and TLS are parsed only to be refused: SPEC section 8 says a
-	// block the service cannot honour yet must never be silently ignored.
-	Auth any `yaml:"auth"`
-	TLS  any `yaml:"tls"`
+	Auth              Auth        `yaml:"auth"`
+	TLS               TLS         `yaml:"tls"`
 }
 
 // Database is the database the schema is backed up from.

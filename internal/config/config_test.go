@@ -75,8 +75,6 @@ func TestParse_Errors(t *testing.T) {
 		{"engine", "database:\n  engine: mysql\n", nil, "database.engine"},
 		{"relative dir", "backup_dir: backups\n", nil, "backup_dir"},
 		{"listen", "listen: 5000\n", nil, "listen"},
-		{"auth refused", "auth:\n  users: []\n", nil, "auth"},
-		{"tls refused", "tls:\n  cert_file: x\n", nil, "tls"},
 		{"duration", "notify:\n  timeout: soon\n", nil, "timeout"},
 		{"no placeholder", "replication:\n  export_command: [repctl, exportrepository]\n", nil, "replication.export_command"},
 		{"env name", "replication:\n  env: {\"A-B\": x}\n", nil, "replication.env"},

@@ -23,11 +23,8 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, a ...any) error {
 		return &Error{Key: key, Reason: fmt.Sprintf(format, a...)}
 	}
-	if c.Auth != nil {
-		return bad("auth", "not yet supported by this version (access control arrives with a later release); remove the block")
-	}
-	if c.TLS != nil {
-		return bad("tls", "not yet supported by this version; remove the block")
+	if err := c.validateAccess(); err != nil {
+		return err
 	}
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 		return bad("listen", "want address:port such as \":5000\", got %q", c.Listen)

@@ -17,7 +17,7 @@ import (
 type jobsAdapter struct{ d *Daemon }
 
 func (a jobsAdapter) Submit(ctx context.Context, trigger string) (api.Job, error) {
-	j, err := a.d.submit(ctx, trigger, jobs.MsgLimitReached)
+	j, err := a.d.submit(jobs.WithActor(ctx, api.Principal(ctx)), trigger, jobs.MsgLimitReached)
 	return toAPI(j), err
 }
 
@@ -32,11 +32,11 @@ func (a jobsAdapter) Get(_ context.Context, id string) (api.Job, error) {
 func (a jobsAdapter) Cancel(ctx context.Context, id string) (api.Job, error) {
 	if a.d.drills != nil {
 		if j, err := a.d.manager.Get(id); err == nil && j.Trigger == TriggerDrill {
-			j, err = a.d.drills.Cancel(ctx, id)
+			j, err = a.d.drills.Cancel(jobs.WithActor(ctx, api.Principal(ctx)), id)
 			return toAPI(j), mapNotFound(err)
 		}
 	}
-	j, err := a.d.manager.Cancel(ctx, id)
+	j, err := a.d.manager.Cancel(jobs.WithActor(ctx, api.Principal(ctx)), id)
 	return toAPI(j), mapNotFound(err)
 }
 
@@ -64,6 +64,7 @@ func toAPI(j jobs.Job) api.Job {
 		ID: j.ID, Status: string(j.Status), Message: j.Message, Trigger: j.Trigger, Phase: j.Phase,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
 		Archive: j.Result.Artifact, Bytes: j.Result.Bytes, SHA256: j.Result.SHA256, Copies: j.Result.Copies,
+		StartedBy: j.StartedBy, CanceledBy: j.CanceledBy,
 	}
 	a.Progress.Done, a.Progress.Total, a.Progress.Bytes = j.Progress.Done, j.Progress.Total, j.Progress.Bytes
 	return a

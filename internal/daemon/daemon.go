@@ -8,10 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,11 +21,13 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/config"
 	"github.com/hubble/hubble-applianceapi/internal/drill"
 	"github.com/hubble/hubble-applianceapi/internal/fscheck"
+	"github.com/hubble/hubble-applianceapi/internal/joblog"
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
 	"github.com/hubble/hubble-applianceapi/internal/notify"
 	"github.com/hubble/hubble-applianceapi/internal/restore"
 	"github.com/hubble/hubble-applianceapi/internal/retention"
 	"github.com/hubble/hubble-applianceapi/internal/scheduler"
+	"github.com/hubble/hubble-applianceapi/internal/web"
 )
 
 // TriggerSchedule is the trigger recorded for runs of the built-in scheduler.
@@ -35,7 +35,8 @@ const TriggerSchedule = "schedule"
 
 // Run serves until ctx ends (SIGTERM/SIGINT), then stops in order: no new
 // requests, queued and executing jobs canceled and cleaned up, then exit.
-// SIGHUP calls every reloader (the log file, ...) meanwhile.
+// SIGHUP runs the reloaders given here (e.g. reopening the log file) and the
+// daemon's own (the TLS certificate).
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version string, reloaders ...Reloader) error {
 	d, err := New(cfg, log, version)
 	if err != nil {
@@ -44,10 +45,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 	for _, r := range reloaders {
 		d.OnReload(r.Name, r.Reload)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := d.listen()
 	if err != nil {
 		d.Close()
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
 	}
 	return d.Serve(ctx, ln)
 }
@@ -56,6 +57,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 type Daemon struct {
 	cfg      *config.Config
 	log      *slog.Logger
+	version  string
+	jobLogs  *joblog.Buffer
 	pipeline *backup.Pipeline
 	store    *jobs.BoltStore
 	manager  *jobs.Manager
@@ -73,13 +76,17 @@ type Daemon struct {
 	drills     *jobs.Manager
 	drillSched *scheduler.Scheduler
 
+	reloaders []Reloader
+
 	mu          sync.Mutex
 	lastSuccess time.Time
-	reloaders   []Reloader
 }
 
 // New builds every part of the service from cfg; nothing runs yet.
 func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) {
+	// Every record naming a job is also kept for the console's job view.
+	jobLogs := joblog.New()
+	log = slog.New(jobLogs.Handler(log.Handler()))
 	pipeline, err := NewPipeline(cfg, log, version)
 	if err != nil {
 		return nil, err
@@ -91,7 +98,8 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, pipeline: pipeline, store: store, fs: fscheck.New(fscheck.DefaultTimeout)}
+	d := &Daemon{cfg: cfg, log: log, version: version, jobLogs: jobLogs, pipeline: pipeline, store: store,
+		fs: fscheck.New(fscheck.DefaultTimeout)}
 	pipeline.FS = d.fs
 	d.notifier, err = notify.New(notify.Config{
 		URL: cfg.Notify.WebhookURL, Headers: cfg.Notify.Headers, Timeout: cfg.Notify.Timeout.D(),
@@ -167,13 +175,25 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 		store.Close()
 		return nil, err
 	}
+	creds, err := newVerifier(cfg, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	d.handler = api.New(api.Options{
-		Jobs:    jobsAdapter{d},
-		Ready:   readiness{d},
-		Version: version,
-		Logger:  log,
-		Metrics: api.MetricsHandler(reg),
-		NextRun: d.sched.Next,
+		Jobs:        jobsAdapter{d},
+		Ready:       readiness{d},
+		Version:     version,
+		Logger:      log,
+		Metrics:     api.MetricsHandler(reg),
+		NextRun:     d.sched.Next,
+		Credentials: creds,
+		Console: web.New(web.Options{
+			Archives: pipeline.Target,
+			Overview: d.overview,
+			JobLog:   jobLogs.Get,
+			Logger:   log,
+		}),
 	})
 	return d, nil
 }
@@ -213,29 +233,25 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	defer func() { <-swept }()
 	go d.notifier.Watch(watchCtx, d.LastSuccess)
+	var hupDone sync.WaitGroup
+	hupReady := make(chan struct{})
+	hupDone.Go(func() { d.watchHUP(watchCtx, hupReady) })
+	defer hupDone.Wait()
+	<-hupReady
 	d.sched.Start()
 
 	srv := api.NewServer(ln.Addr().String(), d.handler)
+	srv.ErrorLog = serverLog(d.log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	d.log.Info("service started", "listen", ln.Addr().String(), "backup_dir", d.cfg.BackupDir, "schema", d.cfg.Database.Schema)
+	d.log.Info("service started", "listen", ln.Addr().String(), "tls", d.cfg.TLS.Enabled(),
+		"backup_dir", d.cfg.BackupDir, "schema", d.cfg.Database.Schema)
 
-	// The one place SIGHUP is handled: every reloader, in order.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	var err error
-wait:
-	for {
-		select {
-		case <-ctx.Done():
-			break wait
-		case err = <-serveErr:
-			err = fmt.Errorf("serve %s: %w", ln.Addr(), err)
-			break wait
-		case <-hup:
-			d.reload()
-		}
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 	d.log.Info("service stopping")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

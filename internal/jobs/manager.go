@@ -150,7 +150,7 @@ func (m *Manager) Submit(ctx context.Context, trigger string) (Job, error) {
 // MsgSkipped for a scheduled run.
 func (m *Manager) SubmitWithSkipMessage(ctx context.Context, trigger, skipMessage string) (Job, error) {
 	now := time.Now().UTC()
-	job := Job{ID: NewID(), Trigger: trigger, CreatedAt: now}
+	job := Job{ID: NewID(), Trigger: trigger, CreatedAt: now, StartedBy: Actor(ctx)}
 	m.persistPending(ctx)
 
 	m.mu.Lock()
