@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"strings"
@@ -48,19 +47,6 @@ func killAll(procs map[int]string) {
 	}
 }
 
-// withoutSleep rewrites e's config so the stand-in no longer sleeps.
-func withoutSleep(t *testing.T, e *env) {
-	t.Helper()
-	b, err := os.ReadFile(e.configPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = bytes.Replace(b, []byte(`env: {REPCTL_SLEEP: "30"}`), []byte(`env: {}`), 1)
-	if err := os.WriteFile(e.configPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // kill -9 of a CLI backup while the replication tool runs: the tool and
 // what it started die at once (the supervisor's parent-death signal kills
 // their process group), and the next run, which would kill the groups the
@@ -81,7 +67,7 @@ func TestKill9_CLIBackupChildren(t *testing.T) {
 	waitGone(t, kids, 5*time.Second, "the replication tool and its child, their CLI killed with -9")
 	t.Logf("at the kill: %v", kids)
 
-	withoutSleep(t, e)
+	e.setReplEnv(t, nil)
 	out, err := exec.Command(binary(t), "backup", "--config", e.configPath).CombinedOutput()
 	if err != nil {
 		t.Fatalf("the next backup: %v\n%s", err, out)
@@ -104,7 +90,7 @@ func TestKill9_ServiceChildren(t *testing.T) {
 	s.killService(t)
 	waitGone(t, kids, 5*time.Second, "the replication tool and its child, their service killed with -9")
 
-	withoutSleep(t, e)
+	e.setReplEnv(t, nil)
 	s = e.start(t)
 	want := status{ID: job.ID, Status: "Error", Message: "Job was interrupted by a service restart."}
 	if got := s.status(t, job.ID); got != want {

@@ -93,6 +93,24 @@ compression_level: 1
 	return e
 }
 
+// setReplEnv rewrites replication.env in e's config (for the next start).
+func (e *env) setReplEnv(t testing.TB, m map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(e.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "  env: {") {
+			lines[i] = "  env: " + yamlMap(m)
+		}
+	}
+	if err := os.WriteFile(e.configPath, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // yamlMap renders m as a YAML flow mapping.
 func yamlMap(m map[string]string) string {
 	keys := make([]string, 0, len(m))
