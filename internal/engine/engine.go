@@ -145,6 +145,15 @@ type RestorePlan struct {
 	SchemaExists bool
 	Conflicts    []RestoreConflict
 	MissingRoles []string // roles the archive's objects name that the target lacks
+	// MissingObjects names the objects outside the schema (tables the
+	// replication tasks create, extensions, access methods, ...) that the
+	// archive's objects need and the target lacks; the restore stops before
+	// any change while there are any. Empty for archives that do not list
+	// what they need.
+	MissingObjects []string
+	// ObjectsChecked is false for an archive that does not list the
+	// objects outside the schema it needs (written by an older release).
+	ObjectsChecked bool
 	// FunctionsNamingSchema lists functions whose bodies name the source
 	// schema (not rewritten when restoring under another name).
 	FunctionsNamingSchema []string
@@ -166,10 +175,14 @@ type RestoreResult struct {
 	Tables       int
 	Rows         int64
 	Dropped      []string // conflicting tables (and dependents) dropped and recreated
+	// NotUndone names, after a failed restore, what its undo could not
+	// remove or put back; empty when the target is as it was before.
+	NotUndone []string
 }
 
 // RestoreError is the failure that stopped a restore run without
-// ContinueOnError; the restore undid what it had created.
+// ContinueOnError; the restore undid what it had created (except what
+// RestoreResult.NotUndone names).
 type RestoreError struct {
 	Issue RestoreIssue
 }

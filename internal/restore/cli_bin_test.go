@@ -104,10 +104,10 @@ func TestCLI_Restore_ExitCodes(t *testing.T) {
 	t.Run("1 failed", func(t *testing.T) {
 		dst := pgtest.NewDB(t)
 		code, out, stderr, logDir := runCLI(t, dst, arch)
-		if code != 1 || !strings.Contains(stderr, "v_gl_budget_named") || !strings.Contains(out, "1 errors") {
-			t.Fatalf("exit %d, want 1 naming the view", code)
+		if code != 1 || !strings.Contains(stderr, "table erp.gl_account") || !strings.Contains(out, "1 errors") {
+			t.Fatalf("exit %d, want 1 naming the missing table", code)
 		}
-		if o := readFile(t, filepath.Join(logDir, "restore_output.txt")); !strings.Contains(o, `relation "erp.gl_account" does not exist`) {
+		if o := readFile(t, filepath.Join(logDir, "restore_output.txt")); !strings.Contains(o, "needs objects outside the schema that the target lacks: table erp.gl_account") {
 			t.Errorf("restore_output.txt:\n%s", o)
 		}
 	})

@@ -16,10 +16,11 @@ import (
 // pipeline is steps 2 and 3a of a restore into the archive's own schema
 // name: req.Workers connections load the tables (largest first) and build
 // each table's indexes and key constraints as soon as its data is in, then
-// add the foreign keys. Whatever one worker finishes lets another start, so
-// every connection stays busy until the end, as with pg_restore -j.
+// attach the partitions' indexes to their parents' and add the foreign
+// keys. Whatever one worker finishes lets another start, so every
+// connection stays busy until the end, as with pg_restore -j.
 //
-// Each statement runs in its own transaction: a failure leaves what the
+// Each entry runs in its own transaction: a failure leaves what the
 // restore created so far, which the caller's undo drops (indexes and
 // constraints go with their tables).
 type pipeline struct {
@@ -39,10 +40,10 @@ type pipeline struct {
 	loads    []engine.RestoreTable
 	ready    []*postJob            // runnable, largest cost last
 	waiting  map[string][]*postJob // table -> builds waiting for its load
-	fks      []*postJob
-	pending  int // loads and builds not finished
-	loading  int // loads not finished
-	fkPhase  bool
+	phases   [][]*postJob          // after the builds: the attachments, then the foreign keys
+	holders  map[*session]bool     // sessions holding loaded tables (and their builds) uncommitted
+	pending  int                   // loads and jobs of the current phase not finished
+	loading  int                   // loads not finished
 	firstErr error
 	cancel   context.CancelCauseFunc
 	verify   func(context.Context) error // req.Verified, once
@@ -70,7 +71,9 @@ func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *
 	sort.SliceStable(p.loads, func(i, j int) bool { return p.loads[i].Bytes > p.loads[j].Bytes })
 	p.loading = len(p.loads)
 	p.pending = len(p.loads)
-	for _, j := range splitPostData(s.postData) {
+	attach := &postJob{kind: jobAttach}
+	var fks []*postJob
+	for _, j := range splitPostData(s.postData.Entries) {
 		switch j.kind {
 		case jobBuild:
 			p.pending++
@@ -80,12 +83,18 @@ func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *
 			} else {
 				p.ready = append(p.ready, j) // no data file: a partitioned parent, a view, ...
 			}
+		case jobAttach:
+			attach.entries = append(attach.entries, j.entries...)
 		case jobForeignKey:
-			p.fks = append(p.fks, j)
+			fks = append(fks, j)
 		default:
 			rest = append(rest, j)
 		}
 	}
+	if len(attach.entries) > 0 {
+		p.phases = append(p.phases, []*postJob{attach})
+	}
+	p.phases = append(p.phases, fks)
 	p.sortReady()
 	p.advance()
 
@@ -105,7 +114,7 @@ func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *
 		}()
 	}
 	wg.Wait()
-	buildEnd("foreign_keys", len(p.fks))
+	buildEnd("foreign_keys", len(fks))
 	if p.firstErr == nil && ctx.Err() != nil {
 		p.firstErr = context.Cause(ctx)
 	}
@@ -154,7 +163,7 @@ func (p *pipeline) next(ctx context.Context, held bool) (task, bool) {
 			p.loads = p.loads[1:]
 			p.mu.Unlock()
 			return task{load: &t}, true
-		case p.pending == 0 && p.fkPhase:
+		case p.pending == 0 && len(p.phases) == 0:
 			p.mu.Unlock()
 			return task{}, false
 		}
@@ -190,13 +199,16 @@ func (p *pipeline) finished(t task) {
 	p.wake = make(chan struct{})
 }
 
-// advance starts the foreign keys once every load and build is done
+// advance starts the next phase (the attachments, then the foreign keys)
+// once every load and job of the current one is done and every held
+// session committed: another session cannot see an index built in an
+// uncommitted transaction, and ALTER INDEX ... ATTACH PARTITION names it
 // (p.mu held, or before the workers start).
 func (p *pipeline) advance() {
-	if p.pending == 0 && !p.fkPhase {
-		p.fkPhase = true
-		p.ready = append(p.ready, p.fks...)
-		p.pending = len(p.fks)
+	for p.pending == 0 && len(p.holders) == 0 && len(p.phases) > 0 {
+		p.ready = append(p.ready, p.phases[0]...)
+		p.pending = len(p.phases[0])
+		p.phases = p.phases[1:]
 	}
 }
 
@@ -255,7 +267,7 @@ func (p *pipeline) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, err
 	}
 	x := &executor{conn: conn}
-	if err := runPreamble(ctx, x, p.script.postData); err != nil {
+	if err := x.must(ctx, "session settings", p.script.postData.Preamble); err != nil {
 		closeConn(conn)
 		return nil, err
 	}
@@ -294,13 +306,17 @@ func (p *pipeline) load(ctx context.Context, ses *session, t engine.RestoreTable
 	}
 	key := t.Schema + "." + t.Name
 	p.mu.Lock()
+	if p.holders == nil {
+		p.holders = map[*session]bool{}
+	}
+	p.holders[ses] = true
 	builds := p.waiting[key]
 	delete(p.waiting, key)
 	p.mu.Unlock()
 	x := &executor{conn: ses.conn, cont: p.req.ContinueOnError, rec: p.rec}
 	for _, j := range builds {
-		for _, st := range j.stmts {
-			if err := x.exec(ctx, st.Entry.String(), st.SQL); err != nil {
+		for _, e := range j.entries {
+			if err := x.entry(ctx, e, e.SQL); err != nil {
 				return 0, err
 			}
 		}
@@ -327,17 +343,30 @@ func (p *pipeline) commitHeld(ctx context.Context, ses *session) error {
 			return ctx.Err()
 		}
 	}
-	return ses.commit(ctx, p.verify)
+	if err := ses.commit(ctx, p.verify); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.holders, ses)
+	p.advance()
+	close(p.wake)
+	p.wake = make(chan struct{})
+	return nil
 }
 
-// run executes one job's statements, each in its own transaction. A
-// deadlock (two foreign keys locking the same pair of tables in opposite
-// order) is retried: the statement that lost was rolled back.
+// run executes one job's entries, each in its own transaction. A deadlock
+// (two foreign keys locking the same pair of tables in opposite order) is
+// retried: the entry that lost was rolled back.
 func (p *pipeline) run(ctx context.Context, conn *pgx.Conn, j *postJob) error {
-	for _, st := range j.stmts {
+	for _, e := range j.entries {
+		sql := e.SQL
+		if e.Setup != "" {
+			sql = e.Setup + "\n" + sql
+		}
 		var err error
 		for attempt := 0; ; attempt++ {
-			_, err = conn.PgConn().Exec(ctx, st.SQL).ReadAll()
+			_, err = conn.PgConn().Exec(ctx, sql).ReadAll()
 			var pe *pgconn.PgError
 			if err == nil || attempt == 5 || !errors.As(err, &pe) || pe.Code != "40P01" {
 				break
@@ -355,9 +384,9 @@ func (p *pipeline) run(ctx context.Context, conn *pgx.Conn, j *postJob) error {
 			return ctx.Err()
 		}
 		if !p.req.ContinueOnError {
-			return &engine.RestoreError{Issue: issueOf(st.Entry.String(), st.SQL, err)}
+			return &engine.RestoreError{Issue: issueOf(e.String(), e.SQL, err)}
 		}
-		p.rec.add(issueOf(st.Entry.String(), st.SQL, err))
+		p.rec.add(issueOf(e.String(), e.SQL, err))
 	}
 	return nil
 }
