@@ -33,7 +33,8 @@ retention: {keep_last: 14, keep_days: 30}
 notify: {stale_after: 36h}
 `})
 	b := newBrowser(t, "admin", adminPassword)
-	s := e.start(t, "REPCTL_SLEEP=3")
+	e.setReplEnv(t, map[string]string{"REPCTL_SLEEP": "3"})
+	s := e.start(t)
 	s.curlArgs = []string{"-u", "admin:" + adminPassword}
 
 	// Sign in and see the overview.
@@ -120,7 +121,8 @@ notify: {stale_after: 36h}
 
 	// Cancel stops a slow job.
 	s.stop(t, time.Minute)
-	s = e.start(t, "REPCTL_SLEEP=60")
+	e.setReplEnv(t, map[string]string{"REPCTL_SLEEP": "60"})
+	s = e.start(t)
 	s.curlArgs = []string{"-u", "admin:" + adminPassword}
 	slow := s.execute(t)
 	s.waitPhase(t, slow.ID, "replication", 30*time.Second)

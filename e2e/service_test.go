@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -34,6 +36,9 @@ type options struct {
 	backupDir     string // default: a fresh empty directory
 	tempDir       string // default: a fresh empty directory
 	extra         string // appended YAML
+	// replEnv is replication.env: the stand-in's knobs (REPCTL_SLEEP, ...)
+	// reach it only through it, never through the service's environment.
+	replEnv map[string]string
 }
 
 // newEnv writes a config for a service on 127.0.0.1 (port chosen by the
@@ -78,12 +83,46 @@ replication:
   export_command: [%q, "exportrepository", "json_file={file}"]
   import_command: [%q, "importrepository", "json_file={file}"]
   user: ""
+  env: %s
 compression_level: 1
-%s`, e.backupDir, e.tempDir, e.logFile, e.stateDir, o.maxConcurrent, o.maxQueued, e.dsn, o.schema, e.repctl, e.repctl, o.extra)
+%s`, e.backupDir, e.tempDir, e.logFile, e.stateDir, o.maxConcurrent, o.maxQueued, e.dsn, o.schema, e.repctl, e.repctl,
+		yamlMap(o.replEnv), o.extra)
 	if err := os.WriteFile(e.configPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// setReplEnv rewrites replication.env in e's config (for the next start).
+func (e *env) setReplEnv(t testing.TB, m map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(e.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "  env: {") {
+			lines[i] = "  env: " + yamlMap(m)
+		}
+	}
+	if err := os.WriteFile(e.configPath, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// yamlMap renders m as a YAML flow mapping.
+func yamlMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %q", k, m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // standIn copies testdata/repctl (the replication tool's stand-in) into dir.

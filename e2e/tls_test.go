@@ -28,8 +28,9 @@ func TestTLS_ReloadWhileJobRuns(t *testing.T) {
 	firstCA := filepath.Join(dir, "first-ca.pem")
 	copyFile(t, certFile, firstCA)
 
-	e := newEnv(t, options{extra: authYAML(t) + fmt.Sprintf("tls:\n  cert_file: %q\n  key_file: %q\n", certFile, keyFile)})
-	s := e.startWith(t, startOptions{https: true, env: []string{"REPCTL_SLEEP=4"}})
+	e := newEnv(t, options{extra: authYAML(t) + fmt.Sprintf("tls:\n  cert_file: %q\n  key_file: %q\n", certFile, keyFile),
+		replEnv: map[string]string{"REPCTL_SLEEP": "4"}})
+	s := e.startWith(t, startOptions{https: true})
 	addr := strings.TrimPrefix(s.base, "https://")
 	s.curlArgs = []string{"--cacert", firstCA, "-u", "admin:" + adminPassword}
 	if got := certtest.Presented(t, addr); !got.Equal(first) {

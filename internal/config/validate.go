@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -84,6 +85,11 @@ func (c *Config) Validate() error {
 			return bad(fmt.Sprintf("schedule[%d].cron", i), "must not be empty")
 		}
 	}
+	for name := range c.Replication.Env {
+		if !envVarName.MatchString(name) {
+			return bad("replication.env", "%q is not an environment variable name (letters, digits, _; not starting with a digit)", name)
+		}
+	}
 	for i, s := range c.Replication.DestinationSchemas {
 		if strings.TrimSpace(s) == "" {
 			return bad(fmt.Sprintf("replication.destination_schemas[%d]", i), "must not be empty")
@@ -91,6 +97,8 @@ func (c *Config) Validate() error {
 	}
 	return c.validateOffsite()
 }
+
+var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func checkCommand(key string, argv []string) error {
 	if len(argv) == 0 || strings.TrimSpace(argv[0]) == "" {

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 
 	"github.com/hubble/hubble-applianceapi/internal/api"
+	"github.com/hubble/hubble-applianceapi/internal/fscheck"
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
+	"github.com/hubble/hubble-applianceapi/internal/msg"
 )
 
 // jobsAdapter presents the job manager as the narrow api.Jobs interface.
@@ -78,12 +80,20 @@ func (r readiness) Ready(ctx context.Context) error {
 		return err
 	}
 	for _, dir := range []string{r.d.cfg.BackupDir, r.d.cfg.TempDir} {
-		f, err := os.CreateTemp(dir, ".readyz-*")
+		err := r.d.fs.Do(dir, func() error {
+			f, err := os.CreateTemp(dir, ".readyz-*")
+			if err != nil {
+				return err
+			}
+			f.Close()
+			return os.Remove(filepath.Clean(f.Name()))
+		})
+		if errors.Is(err, fscheck.ErrTimeout) {
+			return msg.UnknownDrive(dir, err)
+		}
 		if err != nil {
 			return fmt.Errorf("directory %s is not writable: %w", dir, err)
 		}
-		f.Close()
-		os.Remove(filepath.Clean(f.Name()))
 	}
 	if info, err := p.Engine.Check(ctx, r.d.cfg.Database.Schema); err != nil {
 		return p.CheckError(err, info.Database)

@@ -20,9 +20,11 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/backup"
 	"github.com/hubble/hubble-applianceapi/internal/config"
 	"github.com/hubble/hubble-applianceapi/internal/drill"
+	"github.com/hubble/hubble-applianceapi/internal/fscheck"
 	"github.com/hubble/hubble-applianceapi/internal/joblog"
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
 	"github.com/hubble/hubble-applianceapi/internal/notify"
+	"github.com/hubble/hubble-applianceapi/internal/restore"
 	"github.com/hubble/hubble-applianceapi/internal/retention"
 	"github.com/hubble/hubble-applianceapi/internal/scheduler"
 	"github.com/hubble/hubble-applianceapi/internal/web"
@@ -66,6 +68,8 @@ type Daemon struct {
 	notifier *notify.Notifier
 	handler  http.Handler
 	sched    *scheduler.Scheduler
+	// fs runs the filesystem checks of the request path with a deadline.
+	fs *fscheck.Checker
 
 	// Scheduled restore drills (nil without drill.schedule).
 	drill      *drill.Drill
@@ -94,7 +98,9 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, version: version, jobLogs: jobLogs, pipeline: pipeline, store: store}
+	d := &Daemon{cfg: cfg, log: log, version: version, jobLogs: jobLogs, pipeline: pipeline, store: store,
+		fs: fscheck.New(fscheck.DefaultTimeout)}
+	pipeline.FS = d.fs
 	d.notifier, err = notify.New(notify.Config{
 		URL: cfg.Notify.WebhookURL, Headers: cfg.Notify.Headers, Timeout: cfg.Notify.Timeout.D(),
 		Retries: cfg.Notify.Retries, OnSuccess: cfg.Notify.OnSuccess, StaleAfter: cfg.Notify.StaleAfter.D(),
@@ -124,9 +130,12 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 	d.metrics, err = api.NewMetrics(reg, api.MetricsOptions{
 		QueueDepth:    func() int { q, _ := d.manager.Counts(); return q },
 		Executing:     func() int { _, e := d.manager.Counts(); return e },
-		BackupDirFree: func() (uint64, error) { return pipeline.FS.FreeBytes(cfg.BackupDir) },
-		TempDirFree:   func() (uint64, error) { return pipeline.FS.FreeBytes(cfg.TempDir) },
+		BackupDirFree: func() (uint64, error) { return d.freeBytes(cfg.BackupDir) },
+		TempDirFree:   func() (uint64, error) { return d.freeBytes(cfg.TempDir) },
 	})
+	if err == nil {
+		err = reg.Register(freeAge{d})
+	}
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -213,6 +222,16 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.initLastSuccess(ctx)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
+	// What backups and restores of dead processes (a CLI run killed with
+	// -9) left: their children first, then their files. Off the start's
+	// path: a hung share must not keep the API down.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		d.pipeline.SweepOrphans(watchCtx)
+		restore.SweepOrphans(d.cfg.TempDir, d.log)
+	}()
+	defer func() { <-swept }()
 	go d.notifier.Watch(watchCtx, d.LastSuccess)
 	var hupDone sync.WaitGroup
 	hupReady := make(chan struct{})

@@ -26,7 +26,9 @@ func (d *Daemon) Reload() {
 	for _, r := range d.reloaders {
 		if err := r.Reload(); err != nil {
 			d.log.Error("reload failed: the previous one stays in service", "what", r.Name, "error", err)
+			continue
 		}
+		d.log.Info("reloaded", "what", r.Name)
 	}
 }
 

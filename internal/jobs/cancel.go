@@ -89,7 +89,7 @@ func (m *Manager) finalizeQueued(ctx context.Context, e *entry, msg, actor strin
 // Stop stops the Manager gracefully: Submit answers ErrStopped from now on,
 // queued jobs and executing jobs are canceled and end Canceled with
 // MsgStopped once their work has returned. Stop returns when all work and
-// hooks are done, or with ctx's error if ctx ends first (the stop goes on).
+// hooks (those of jobs finished before it, refusals included) are done, or with ctx's error if ctx ends first (the stop goes on).
 // It is idempotent; later calls wait for the same completion.
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
@@ -118,6 +118,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 			m.workers.Wait()
 			m.bg.Wait()
 			m.persistPending(context.Background())
+			m.waitHooks()
 			close(m.stopDone)
 		}()
 	} else {

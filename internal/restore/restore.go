@@ -115,18 +115,16 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 	if fi, err := os.Stat(o.TempDir); err != nil || !fi.IsDir() {
 		return nil, msg.NoDirectory(o.TempDir)
 	}
-	// A restore killed with -9 leaves its staging folder: the next one
-	// removes it (folders of restores still running are never touched).
-	if dirs, err := flock.RemoveAbandoned(o.TempDir, stagePrefix); err == nil {
-		for _, d := range dirs {
-			r.Log.Info("removed staging folder of a dead restore", "folder", d)
-		}
-	}
-	stage, release, err := flock.MkdirTemp(o.TempDir, stagePrefix)
+	SweepOrphans(o.TempDir, r.Log)
+	work, err := flock.MkdirTemp(o.TempDir, stagePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create staging folder in %s: %w", o.TempDir, err)
 	}
-	defer release()
+	defer work.Release()
+	stage := work.Path
+	// Every child (psql, pg_restore, the import) is recorded in the staging
+	// folder's mark, so a sweep after a kill -9 kills what is left.
+	ctx = engine.WithProcessRecorder(ctx, work)
 	start := time.Now()
 	src, err := r.openSource(ctx, o, stage)
 	if err != nil {
@@ -169,6 +167,20 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 	return res, r.databaseStep(ctx, o, src, stage, res, log)
 }
 
+// SweepOrphans removes what restores of dead processes left in tempDir: a
+// restore killed with -9 leaves its staging folder, and children (psql, the
+// import) whose process groups its mark recorded; they are killed first.
+// Folders of restores still running are never touched.
+func SweepOrphans(tempDir string, log *slog.Logger) {
+	dirs, err := flock.RemoveAbandoned(tempDir, stagePrefix)
+	for _, d := range dirs {
+		log.Info("removed staging folder of a dead restore", "folder", d)
+	}
+	if err != nil {
+		log.Warn("remove staging folders of dead restores", "error", err)
+	}
+}
+
 func (r *Restorer) limit(o Options) (int64, error) {
 	if o.MaxBytes > 0 {
 		return o.MaxBytes, nil
@@ -204,7 +216,7 @@ func (r *Restorer) replicationStep(ctx context.Context, o Options, m *archive.Ma
 	if o.DryRun {
 		if has {
 			fmt.Fprintf(r.Out, "Replication: would import %s with: %s (as user %q)\n", archive.ReplicationFile,
-				strings.Join(o.Replication.Argv, " "), o.Replication.User)
+				strings.Join(o.Replication.Argv, " "), o.Replication.RunsAs())
 		} else {
 			fmt.Fprintln(r.Out, "Replication: the archive holds no repository export; nothing to import")
 		}
@@ -214,7 +226,7 @@ func (r *Restorer) replicationStep(ctx context.Context, o Options, m *archive.Ma
 		return nil
 	}
 	if has {
-		log.Info("importing replication repository", "file", file, "user", o.Replication.User)
+		log.Info("importing replication repository", "file", file, "user", o.Replication.RunsAs())
 		if err := o.Replication.Import(ctx, file); err != nil {
 			return err
 		}
