@@ -36,11 +36,13 @@ type Throttle struct {
 	opts    ThrottleOptions
 	mu      sync.Mutex
 	clients map[string]*failures
+	seq     uint64 // orders failures when the clock does not (equal readings)
 }
 
 type failures struct {
 	n    int
 	last time.Time
+	seq  uint64
 }
 
 // NewThrottle returns a Throttle with opts.
@@ -119,6 +121,8 @@ func (t *Throttle) Fail(client string) int {
 	}
 	f.n++
 	f.last = now
+	t.seq++
+	f.seq = t.seq
 	return f.n
 }
 
@@ -135,7 +139,7 @@ func (t *Throttle) evictLocked(now time.Time) {
 	for k, f := range t.clients {
 		if now.Sub(f.last) >= t.opts.Forget {
 			delete(t.clients, k)
-		} else if oldest == "" || f.last.Before(t.clients[oldest].last) {
+		} else if oldest == "" || f.seq < t.clients[oldest].seq {
 			oldest = k
 		}
 	}
