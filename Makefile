@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN     := bin/hubble-applianceapi
 NFPM    := go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 
-.PHONY: help build test lint bench bench-smoke demo deb fuzz faults clean
+.PHONY: help build test lint bench bench-smoke demo demo-stop deb fuzz faults clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,8 +31,11 @@ bench-smoke: build ## a small run of the benchmark, every table of it (what CI r
 	go run ./tools/bench --bin $(BIN) --dir $$(mktemp -d) --cleanup --sets 16,big8 --pairs 2 \
 	  --scale-sizes 8,16 --scale-j 1,2 --scale-set 16
 
-demo: build ## start the service on a local demo database (see README)
+demo: build ## start the service on a local demo database (see README; DEMO_PORT, DEMO_PG_PORT)
 	bash scripts/demo.sh
+
+demo-stop: ## stop the demo's PostgreSQL if it was left running (DEMO_DIR, default .demo)
+	go run ./tools/devcluster stop --dir $${DEMO_DIR:-.demo}/pg
 
 deb: build ## build the Debian package into dist/
 	mkdir -p dist

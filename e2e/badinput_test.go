@@ -116,8 +116,8 @@ func TestBadInput(t *testing.T) {
 // TestStatus_500Concurrent: 500 Status calls at once during a running
 // backup all answer 200 with the job's Status JSON.
 func TestStatus_500Concurrent(t *testing.T) {
-	e := newEnv(t, options{})
-	s := e.start(t, "REPCTL_SLEEP=30")
+	e := newEnv(t, options{replEnv: map[string]string{"REPCTL_SLEEP": "30"}})
+	s := e.start(t)
 	job := s.execute(t)
 	t.Cleanup(func() { s.cancel(t, job.ID) })
 	s.waitStatus(t, job.ID, "Executing", 20*time.Second)

@@ -9,8 +9,8 @@ import (
 // TestCancel_Queued: a queued job is removed from the queue and answers
 // Canceled; the executing job is not disturbed.
 func TestCancel_Queued(t *testing.T) {
-	e := newEnv(t, options{})
-	s := e.start(t, "REPCTL_SLEEP=30")
+	e := newEnv(t, options{replEnv: map[string]string{"REPCTL_SLEEP": "30"}})
+	s := e.start(t)
 	running, queued := s.execute(t), s.execute(t)
 	t.Cleanup(func() { s.cancel(t, running.ID) })
 	s.waitStatus(t, running.ID, "Executing", 20*time.Second)
@@ -40,15 +40,15 @@ func TestCancel_Queued(t *testing.T) {
 func TestCancel_Executing(t *testing.T) {
 	tests := []struct {
 		phase, schema string
-		env           []string
+		replEnv       map[string]string
 	}{
-		{"replication", schemaSmall, []string{"REPCTL_SLEEP=30"}},
+		{"replication", schemaSmall, map[string]string{"REPCTL_SLEEP": "30"}},
 		{"data", schemaBulk, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.phase, func(t *testing.T) {
-			e := newEnv(t, options{schema: tt.schema})
-			s := e.start(t, tt.env...)
+			e := newEnv(t, options{schema: tt.schema, replEnv: tt.replEnv})
+			s := e.start(t)
 			job := s.execute(t)
 			s.waitPhase(t, job.ID, tt.phase, 60*time.Second)
 

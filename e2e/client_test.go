@@ -46,11 +46,15 @@ func (e *curlError) Error() string {
 }
 
 // tryCurl is curl that returns curl's failure (*curlError) instead.
-func tryCurl(args ...string) (reply, error) {
+func tryCurl(args ...string) (reply, error) { return tryCurlVia(nil, args...) }
+
+// tryCurlVia is tryCurl with curl started by the command prefix (e.g.
+// nsenter into a network namespace); nil runs curl itself.
+func tryCurlVia(prefix []string, args ...string) (reply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	full := append([]string{"-sS", "-i", "--max-time", "25"}, args...)
-	out, err := exec.CommandContext(ctx, "curl", full...).Output()
+	full := append(append(append([]string{}, prefix...), "curl", "-sS", "-i", "--max-time", "25"), args...)
+	out, err := exec.CommandContext(ctx, full[0], full[1:]...).Output()
 	if err != nil {
 		ce := &curlError{args: args, code: -1, err: err}
 		var ee *exec.ExitError
@@ -145,10 +149,16 @@ func decodeStatus(t testing.TB, body []byte) status {
 	return status{ID: vals["Id"], Status: vals["Status"], Message: vals["Message"]}
 }
 
+// req returns curl arguments: the service's own (credentials, CA
+// certificate) followed by args.
+func (s *service) req(args ...string) []string {
+	return append(append([]string{}, s.curlArgs...), args...)
+}
+
 // execute is the original's `curl -X POST -d "" .../api/Backup/Execute`.
 func (s *service) execute(t testing.TB) status {
 	t.Helper()
-	r := curl(t, "-X", "POST", "-d", "", s.base+"/api/Backup/Execute")
+	r := curl(t, s.req("-X", "POST", "-d", "", s.base+"/api/Backup/Execute")...)
 	if r.code != http.StatusOK {
 		t.Fatalf("Execute: HTTP %d %s", r.code, r.body)
 	}
@@ -162,7 +172,7 @@ func (s *service) execute(t testing.TB) status {
 // status is the original's `curl ".../api/Backup/Status?id=ID"`.
 func (s *service) status(t testing.TB, id string) status {
 	t.Helper()
-	r := curl(t, s.base+"/api/Backup/Status?id="+id)
+	r := curl(t, s.req(s.base+"/api/Backup/Status?id="+id)...)
 	if r.code != http.StatusOK {
 		t.Fatalf("Status %s: HTTP %d %s", id, r.code, r.body)
 	}
@@ -172,7 +182,7 @@ func (s *service) status(t testing.TB, id string) status {
 // cancel is `curl -X POST ".../api/Backup/Cancel?id=ID"`.
 func (s *service) cancel(t testing.TB, id string) status {
 	t.Helper()
-	r := curl(t, "-X", "POST", s.base+"/api/Backup/Cancel?id="+id)
+	r := curl(t, s.req("-X", "POST", s.base+"/api/Backup/Cancel?id="+id)...)
 	if r.code != http.StatusOK {
 		t.Fatalf("Cancel %s: HTTP %d %s", id, r.code, r.body)
 	}
@@ -196,7 +206,7 @@ type record struct {
 
 func (s *service) record(t testing.TB, id string) record {
 	t.Helper()
-	r := curl(t, s.base+"/api/Backup/Jobs/"+id)
+	r := curl(t, s.req(s.base+"/api/Backup/Jobs/"+id)...)
 	if r.code != http.StatusOK {
 		t.Fatalf("Jobs/%s: HTTP %d %s", id, r.code, r.body)
 	}

@@ -87,6 +87,8 @@ func newScenario(t *testing.T, name, guarantee string, fastN, share int) *scenar
 	stats = append(stats, sc)
 	statsMu.Unlock()
 	t.Logf("scenario %s: %d runs, seed %d", name, n, faultSeed())
+	// The table so far, after each scenario: a long run cut short keeps it.
+	t.Cleanup(writeFaultReport)
 	return sc
 }
 
@@ -170,15 +172,19 @@ func faultFigures() string {
 
 // printFaultFigures prints the table after the tests (TestMain).
 func printFaultFigures() {
-	out := faultFigures()
-	if out == "" {
+	if out := faultFigures(); out != "" {
+		fmt.Println("\n" + out)
+		writeFaultReport()
+	}
+}
+
+// writeFaultReport writes the table to -faults.report, if set.
+func writeFaultReport() {
+	if *faultsReport == "" {
 		return
 	}
-	fmt.Println("\n" + out)
-	if *faultsReport != "" {
-		if err := os.WriteFile(*faultsReport, []byte(out), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "faults report:", err)
-		}
+	if err := os.WriteFile(*faultsReport, []byte(faultFigures()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "faults report:", err)
 	}
 }
 

@@ -9,10 +9,10 @@ import (
 // third Execute while the first still runs is refused, and its id keeps
 // answering LimitReached.
 func TestLimitReached(t *testing.T) {
-	e := newEnv(t, options{maxConcurrent: 1, maxQueued: 1})
+	e := newEnv(t, options{maxConcurrent: 1, maxQueued: 1, replEnv: map[string]string{"REPCTL_SLEEP": "30"}})
 	// The stand-in replication tool sleeps, so the first job stays
 	// Executing (phase replication) for as long as the test needs.
-	s := e.start(t, "REPCTL_SLEEP=30")
+	s := e.start(t)
 
 	first, second, third := s.execute(t), s.execute(t), s.execute(t)
 	t.Cleanup(func() {

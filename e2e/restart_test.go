@@ -58,15 +58,15 @@ func TestRestart_AfterKill(t *testing.T) {
 func TestStop_Graceful(t *testing.T) {
 	tests := []struct {
 		phase, schema string
-		env           []string
+		replEnv       map[string]string
 	}{
-		{"replication", schemaSmall, []string{"REPCTL_SLEEP=30"}},
+		{"replication", schemaSmall, map[string]string{"REPCTL_SLEEP": "30"}},
 		{"data", schemaBulk, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.phase, func(t *testing.T) {
-			e := newEnv(t, options{schema: tt.schema})
-			s := e.start(t, tt.env...)
+			e := newEnv(t, options{schema: tt.schema, replEnv: tt.replEnv})
+			s := e.start(t)
 			job, queued := s.execute(t), s.execute(t)
 			s.waitPhase(t, job.ID, tt.phase, 60*time.Second)
 			kids := descendants(s.cmd.Process.Pid)

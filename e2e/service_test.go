@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -34,6 +36,9 @@ type options struct {
 	backupDir     string // default: a fresh empty directory
 	tempDir       string // default: a fresh empty directory
 	extra         string // appended YAML
+	// replEnv is replication.env: the stand-in's knobs (REPCTL_SLEEP, ...)
+	// reach it only through it, never through the service's environment.
+	replEnv map[string]string
 }
 
 // newEnv writes a config for a service on 127.0.0.1 (port chosen by the
@@ -78,12 +83,46 @@ replication:
   export_command: [%q, "exportrepository", "json_file={file}"]
   import_command: [%q, "importrepository", "json_file={file}"]
   user: ""
+  env: %s
 compression_level: 1
-%s`, e.backupDir, e.tempDir, e.logFile, e.stateDir, o.maxConcurrent, o.maxQueued, e.dsn, o.schema, e.repctl, e.repctl, o.extra)
+%s`, e.backupDir, e.tempDir, e.logFile, e.stateDir, o.maxConcurrent, o.maxQueued, e.dsn, o.schema, e.repctl, e.repctl,
+		yamlMap(o.replEnv), o.extra)
 	if err := os.WriteFile(e.configPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// setReplEnv rewrites replication.env in e's config (for the next start).
+func (e *env) setReplEnv(t testing.TB, m map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(e.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "  env: {") {
+			lines[i] = "  env: " + yamlMap(m)
+		}
+	}
+	if err := os.WriteFile(e.configPath, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// yamlMap renders m as a YAML flow mapping.
+func yamlMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %q", k, m[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // standIn copies testdata/repctl (the replication tool's stand-in) into dir.
@@ -104,8 +143,9 @@ func standIn(t testing.TB, dir string) string {
 type service struct {
 	t          testing.TB
 	cmd        *exec.Cmd
-	base       string // http://127.0.0.1:PORT
-	stderrPath string // the process's stderr, a file: no pipe can slow it down
+	base       string   // http://127.0.0.1:PORT
+	curlArgs   []string // what every helper request adds: credentials, --cacert
+	stderrPath string   // the process's stderr, a file: no pipe can slow it down
 	done       chan struct{}
 	err        error // Wait's result, valid after done
 }
@@ -124,6 +164,19 @@ var (
 // test ends.
 func (e *env) start(t testing.TB, extraEnv ...string) *service {
 	t.Helper()
+	return e.startWith(t, startOptions{env: extraEnv})
+}
+
+// startOptions vary how a service process runs.
+type startOptions struct {
+	env   []string // added to the environment
+	https bool     // the config serves TLS: base is https://
+	netns bool     // run in a network namespace of its own (see netns_test.go)
+}
+
+// startWith is start with options.
+func (e *env) startWith(t testing.TB, o startOptions) *service {
+	t.Helper()
 	s := &service{t: t, done: make(chan struct{})}
 	s.stderrPath = filepath.Join(e.dir, fmt.Sprintf("stderr-%d.log", starts.Add(1)))
 	f, err := os.Create(s.stderrPath)
@@ -132,8 +185,11 @@ func (e *env) start(t testing.TB, extraEnv ...string) *service {
 	}
 	defer f.Close()
 	s.cmd = exec.Command(binary(t), "serve", "--config", e.configPath)
-	s.cmd.Env = append(os.Environ(), extraEnv...)
+	s.cmd.Env = append(os.Environ(), o.env...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if o.netns {
+		s.cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+	}
 	s.cmd.Stderr = f
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -152,6 +208,9 @@ func (e *env) start(t testing.TB, extraEnv ...string) *service {
 	for {
 		if m := listenRE.FindStringSubmatch(s.log()); m != nil {
 			s.base = "http://" + m[1]
+			if o.https {
+				s.base = "https://" + m[1]
+			}
 			return s
 		}
 		select {

@@ -25,6 +25,8 @@ const (
 	configPath = "/etc/hubble-applianceapi/config.yaml"
 	stateDir   = "/var/lib/hubble-applianceapi"
 	unitPath   = "/lib/systemd/system/hubble-applianceapi.service"
+	// The logrotate rule for log_file (issue 9).
+	logrotatePath = "/etc/logrotate.d/hubble-applianceapi"
 )
 
 // repoRoot is the module root: the tests run in etc/.
@@ -134,7 +136,7 @@ func machineState(t *testing.T) []string {
 	t.Helper()
 	var paths []string
 	for _, root := range []string{
-		"/etc/systemd", "/var/lib/systemd", "/etc/hubble-applianceapi", stateDir,
+		"/etc/systemd", "/var/lib/systemd", "/etc/hubble-applianceapi", stateDir, logrotatePath,
 		"/usr/libexec/hubble-applianceapi", linkPath, unitPath,
 	} {
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -102,9 +102,12 @@ func checkLifecycle(t *testing.T, deb string) {
 }
 
 // runService starts the installed service with the unit's ExecStart= and the
-// installed config, pointed at a test database through HUBBLE_* overrides,
-// runs one backup over the API and stops it with SIGTERM. It returns the
-// backup directory.
+// installed config (replication enabled, with its default commands), pointed
+// at a test database through HUBBLE_* overrides, as root with an unprivileged
+// replication user and a root 0755 temp_dir, as on the appliance. It runs
+// one backup over the API (the export runs as that user), rotates log_file
+// with the installed logrotate rule, and stops the service with SIGTERM. It
+// returns the backup directory.
 func runService(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
@@ -112,17 +115,29 @@ func runService(t *testing.T) string {
 	if err := pgtest.CreateHubble(ctx, dsn, pgtest.HubbleOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	backupDir, tempDir, logDir := t.TempDir(), t.TempDir(), t.TempDir()
+	replUser, replUID := systemUser(t)
+	// The stand-in of repctl on the service's PATH, where the replication
+	// user can run it; temp_dir root's, 0755, as an administrator makes it.
+	binDir, tempDir := openedDir(t), openedDir(t)
+	stand, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "repctl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(binDir, "repctl"), stand, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	backupDir, logDir := t.TempDir(), t.TempDir()
 	logFile := filepath.Join(logDir, "ybapi.log")
 	addr := "127.0.0.1:" + itoa(freePort(t))
 	env := append(environWithout("HUBBLE_"),
+		"PATH="+binDir+":"+os.Getenv("PATH"),
 		"HUBBLE_DATABASE_DSN="+dsn,
 		"HUBBLE_BACKUP_DIR="+backupDir,
 		"HUBBLE_TEMP_DIR="+tempDir,
 		"HUBBLE_LOG_FILE="+logFile,
 		"HUBBLE_LISTEN="+addr,
 		"HUBBLE_MIN_FREE_MB=1",
-		"HUBBLE_REPLICATION_ENABLED=false",
+		"HUBBLE_REPLICATION_USER="+replUser,
 		// state_dir stays the installed /var/lib/hubble-applianceapi, so
 		// remove and purge are checked against a real job history.
 	)
@@ -172,8 +187,22 @@ func runService(t *testing.T) string {
 		return err == nil && job.Status != "Queued" && job.Status != "Executing"
 	})
 	if job.Status != "Success" {
-		t.Errorf("backup job = %+v, want Success\n%s", job, output())
+		t.Fatalf("backup job = %+v, want Success\n%s", job, output())
 	}
+	archives := archivesIn(t, backupDir)
+	if len(archives) != 1 {
+		t.Fatalf("archives = %v", archives)
+	}
+	x := t.TempDir()
+	run(t, "", nil, "tar", "xzf", archives[0], "-C", x)
+	export, err := os.ReadFile(filepath.Join(x, "AttunityBackup", "Replication_Definition.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(export), `"ran_as_uid": `+itoa(replUID)+",") {
+		t.Errorf("the export did not run as %s (uid %d):\n%s", replUser, replUID, export)
+	}
+	checkLogrotate(t, logFile, cmd.Process.Pid, job.Id)
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -186,9 +215,6 @@ func runService(t *testing.T) string {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("serve did not stop within 30 s of SIGTERM\n%s", output())
-	}
-	if b, err := os.ReadFile(logFile); err != nil || !strings.Contains(string(b), job.Id) {
-		t.Errorf("log_file %s does not name job %s (%v)", logFile, job.Id, err)
 	}
 	return backupDir
 }

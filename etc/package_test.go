@@ -19,7 +19,7 @@ func TestPackage_Deb(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("the package test installs with dpkg and must run as root (as CI does)")
 	}
-	for _, tool := range []string{"dpkg", "dpkg-deb", "dpkg-query", "systemd-analyze", "make"} {
+	for _, tool := range []string{"dpkg", "dpkg-deb", "dpkg-query", "systemd-analyze", "make", "logrotate", "useradd"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found: run scripts/deps.sh (%v)", tool, err)
 		}
@@ -50,7 +50,8 @@ func checkContents(t *testing.T, deb string) {
 	// The conffile list: exactly the configuration, so upgrades and removal
 	// keep the administrator's edits.
 	conffiles := strings.Fields(run(t, "", nil, "dpkg-deb", "-I", deb, "conffiles"))
-	if diff := cmp.Diff([]string{configPath}, conffiles); diff != "" {
+	slices.Sort(conffiles)
+	if diff := cmp.Diff([]string{configPath, logrotatePath}, conffiles); diff != "" {
 		t.Errorf("conffiles (-want +got):\n%s", diff)
 	}
 	// The maintainer scripts are the ones in etc/.
@@ -76,11 +77,11 @@ func checkContents(t *testing.T, deb string) {
 			t.Fatalf("dpkg-deb -c line %q", line)
 		}
 		p := strings.TrimSuffix(strings.TrimPrefix(f[5], "."), "/")
-		if p != "" && !slices.Contains([]string{"/etc", "/lib", "/lib/systemd", "/lib/systemd/system", "/usr", "/usr/bin", "/usr/libexec", "/var", "/var/lib"}, p) {
+		if p != "" && !slices.Contains([]string{"/etc", "/etc/logrotate.d", "/lib", "/lib/systemd", "/lib/systemd/system", "/usr", "/usr/bin", "/usr/libexec", "/var", "/var/lib"}, p) {
 			paths = append(paths, p)
 		}
 	}
-	wantPaths := []string{"/etc/hubble-applianceapi", configPath, unitPath, linkPath,
+	wantPaths := []string{"/etc/hubble-applianceapi", configPath, logrotatePath, unitPath, linkPath,
 		"/usr/libexec/hubble-applianceapi", binPath, stateDir}
 	slices.Sort(wantPaths)
 	slices.Sort(paths)
@@ -98,7 +99,7 @@ func checkContents(t *testing.T, deb string) {
 	} else if target != binPath {
 		t.Errorf("%s -> %s, want -> %s", linkPath, target, binPath)
 	}
-	for src, dst := range map[string]string{"config.yaml": configPath, "hubble-applianceapi.service": unitPath} {
+	for src, dst := range map[string]string{"config.yaml": configPath, "hubble-applianceapi.service": unitPath, "logrotate": logrotatePath} {
 		want, err := os.ReadFile(filepath.Join(root, "etc", src))
 		if err != nil {
 			t.Fatal(err)
@@ -145,7 +146,9 @@ func checkModes(t *testing.T, root string) {
 	if m := mode(t, filepath.Join(root, stateDir)); !m.IsDir() || m.Perm() != 0o750 {
 		t.Errorf("%s mode %v, want drwxr-x---", stateDir, m)
 	}
-	if m := mode(t, filepath.Join(root, unitPath)); !m.IsRegular() || m.Perm() != 0o644 {
-		t.Errorf("%s mode %v, want -rw-r--r--", unitPath, m)
+	for _, p := range []string{unitPath, logrotatePath} {
+		if m := mode(t, filepath.Join(root, p)); !m.IsRegular() || m.Perm() != 0o644 {
+			t.Errorf("%s mode %v, want -rw-r--r--", p, m)
+		}
 	}
 }

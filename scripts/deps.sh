@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need, only where missing, on a
 # fresh Debian/Ubuntu machine: the PostgreSQL server and client tools, curl,
-# and systemd-analyze (unit file checks). Needs root (or sudo) only when it
-# has something to install.
+# systemd-analyze (unit file checks), Chromium (the web console's browser
+# test), ip/nsenter (the access tests' network namespace), logrotate (the
+# package's rule) and useradd (the appliance tests' replication user). Needs
+# root (or sudo) only when it has something to install.
 set -euo pipefail
 
 need=()
@@ -16,6 +18,12 @@ command -v gzip >/dev/null || need+=(gzip)
 command -v make >/dev/null || need+=(make)
 command -v gcc >/dev/null || need+=(gcc)    # cgo, for go test -race
 command -v git >/dev/null || need+=(git)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
+command -v ip >/dev/null || need+=(iproute2)
+command -v nsenter >/dev/null || need+=(util-linux)
+[ -x /usr/bin/time ] || need+=(time)   # peak RSS of a child process (bench, memory test)
+command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || need+=(logrotate)   # the package's rule, checked
+command -v useradd >/dev/null || [ -x /usr/sbin/useradd ] || need+=(passwd)   # appliance tests create an OS user
 
 if ((${#need[@]})); then
   echo "deps: installing ${need[*]}" >&2

@@ -19,7 +19,9 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 echo "== SeaweedFS for the S3 tests (built once from its Go module, then cached)"
 go run ./tools/weedbuild
 echo "== go test -race"
-go test -race -count=1 -timeout 60m ./...
+# Test artifacts (the console's screenshots) are kept under test-artifacts/.
+rm -rf test-artifacts && mkdir -p test-artifacts
+go test -race -count=1 -timeout 60m -artifacts -outputdir "$PWD/test-artifacts" ./...
 echo "== bench smoke"
 make bench-smoke
 echo "== all tests passed"

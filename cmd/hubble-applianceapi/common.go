@@ -1,24 +1,24 @@
 package main
 
 import (
-	"io"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hubble/hubble-applianceapi/internal/config"
+	"github.com/hubble/hubble-applianceapi/internal/daemon"
 	"github.com/hubble/hubble-applianceapi/internal/logging"
 )
 
 // env bundles what every config-reading command sets up.
 type env struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	closer io.Closer
+	cfg *config.Config
+	log *slog.Logger
+	out *logging.Output
 }
 
-func (e *env) Close() { e.closer.Close() }
+func (e *env) Close() { e.out.Close() }
 
 func addConfigFlag(cmd *cobra.Command, p *string) {
 	cmd.Flags().StringVar(p, "config", "", "configuration file (default $HUBBLE_CONFIG, else "+config.DefaultPath+")")
@@ -44,12 +44,12 @@ func setup(configFlag string) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	log, closer, err := logging.Open(cfg.LogFile, os.Stderr, slog.LevelInfo)
+	log, out, err := logging.Open(cfg.LogFile, os.Stderr, slog.LevelInfo)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range warnings {
+	for _, w := range append(warnings, daemon.Warnings(cfg)...) {
 		log.Warn(w)
 	}
-	return &env{cfg: cfg, log: log, closer: closer}, nil
+	return &env{cfg: cfg, log: log, out: out}, nil
 }

@@ -19,7 +19,8 @@ func newServeCmd() *cobra.Command {
 		RunE: withConfig(&configFlag, func(cmd *cobra.Command, _ []string, e *env) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return daemon.Run(ctx, e.cfg, e.log, version)
+			// SIGHUP (logrotate's postrotate) reopens log_file.
+			return daemon.Run(ctx, e.cfg, e.log, version, daemon.Reloader{Name: "log_file", Reload: e.out.Reopen})
 		}),
 	}
 	addConfigFlag(cmd, &configFlag)

@@ -44,9 +44,7 @@ func newVerifyCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			m := rep.Manifest
-			fmt.Fprintf(out, "%s: intact (%d tables, %d files, %d bytes uncompressed; schema %s, %s %s, snapshot %s)\n",
-				args[0], len(m.Tables), rep.Files, rep.Bytes, m.Schema, m.Engine, m.ServerVersion, m.SnapshotTime.UTC().Format("2006-01-02 15:04:05Z"))
+			fmt.Fprintf(out, "%s: intact (%s)\n", args[0], rep.Summary())
 			return nil
 		},
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -24,13 +26,17 @@ type Job struct {
 	Archive string
 	Bytes   int64
 	SHA256  string
+	// StartedBy and CanceledBy name the user or token that started and
+	// canceled the job ("" when no credential was involved).
+	StartedBy, CanceledBy string
 	// Copies are where the archive's off-site copies live (s3://...).
 	Copies []string
 }
 
 // Jobs is the job system as the API consumes it. Every method is safe for
 // concurrent use. Get and Cancel return an error wrapping ErrNotFound for an
-// unknown id; ids are passed lower-cased.
+// unknown id; ids are passed lower-cased. Submit and Cancel find who asks in
+// their context (Principal).
 type Jobs interface {
 	Submit(ctx context.Context, trigger string) (Job, error)
 	Get(ctx context.Context, id string) (Job, error)
@@ -66,9 +72,16 @@ type Options struct {
 	Metrics http.Handler
 	// NextRun returns the scheduler's next run (zero if none); may be nil.
 	NextRun func() time.Time
-	// Auth decides who may reach which endpoint; nil: NoCredentials{}, the
-	// SPEC section 8 rule while no users or tokens are configured.
-	Auth Authenticator
+	// Credentials checks users and tokens (SPEC section 8); nil: none is
+	// configured, so the original's endpoints are open and the others answer
+	// loopback clients only.
+	Credentials Verifier
+	// Hostname is this machine's name, which local clients may use to address
+	// the loopback-only endpoints; "": os.Hostname().
+	Hostname string
+	// Console serves the web console at "/" and below "/console/", behind
+	// the same access control as every other endpoint; nil: those paths 404.
+	Console http.Handler
 	// MaxBodyBytes bounds request bodies; 0: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 }
@@ -76,8 +89,9 @@ type Options struct {
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 64 << 10
 
-// New returns the handler serving every endpoint of SPEC section 4 behind
-// panic recovery, access logging and access control. It panics if opts.Jobs
+// New returns the handler serving every endpoint of SPEC section 4 (and the
+// console, when given) behind panic recovery, access logging and access
+// control. It panics if opts.Jobs
 // is nil, a programming error.
 func New(opts Options) http.Handler {
 	if opts.Jobs == nil {
@@ -86,13 +100,14 @@ func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Auth == nil {
-		opts.Auth = NoCredentials{}
-	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &server{opts: opts}
+	s := &server{opts: opts, csrf: http.NewCrossOriginProtection(), hostname: opts.Hostname}
+	if s.hostname == "" {
+		s.hostname, _ = os.Hostname()
+	}
+	s.hostname, _, _ = strings.Cut(strings.ToLower(s.hostname), ".")
 	return s.accessLog(s.recoverPanics(http.HandlerFunc(s.route)))
 }
 
@@ -112,5 +127,7 @@ func NewServer(addr string, h http.Handler) *http.Server {
 }
 
 type server struct {
-	opts Options
+	opts     Options
+	csrf     *http.CrossOriginProtection
+	hostname string // this machine's name, lower case, first label
 }

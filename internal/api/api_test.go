@@ -51,6 +51,7 @@ func do(h http.Handler, rs reqSpec) *httptest.ResponseRecorder {
 		body = strings.NewReader(rs.body)
 	}
 	r := httptest.NewRequest(rs.method, rs.target, body)
+	r.Host = "127.0.0.1:5000" // as a local client addresses the service
 	if rs.contentType != "" {
 		r.Header.Set("Content-Type", rs.contentType)
 	}

@@ -43,11 +43,12 @@ func (f *fakeJobs) add(id, status, message string) Job {
 	return j
 }
 
-func (f *fakeJobs) Submit(_ context.Context, trigger string) (Job, error) {
+func (f *fakeJobs) Submit(ctx context.Context, trigger string) (Job, error) {
 	if f.submitErr != nil {
 		return Job{}, f.submitErr
 	}
-	j := Job{ID: newID(), Status: "Queued", Message: "Job was queued for execution.", Trigger: trigger, CreatedAt: time.Now()}
+	j := Job{ID: newID(), Status: "Queued", Message: "Job was queued for execution.", Trigger: trigger, CreatedAt: time.Now(),
+		StartedBy: Principal(ctx)}
 	if f.store {
 		f.mu.Lock()
 		f.jobs[j.ID] = j
@@ -73,7 +74,7 @@ func (f *fakeJobs) Get(_ context.Context, id string) (Job, error) {
 	return j, nil
 }
 
-func (f *fakeJobs) Cancel(_ context.Context, id string) (Job, error) {
+func (f *fakeJobs) Cancel(ctx context.Context, id string) (Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j, ok := f.jobs[id]
@@ -81,7 +82,7 @@ func (f *fakeJobs) Cancel(_ context.Context, id string) (Job, error) {
 		return Job{}, fmt.Errorf("cancel job %s: %w", id, ErrNotFound)
 	}
 	if j.Status == "Queued" || j.Status == "Executing" {
-		j.Status, j.Message, j.FinishedAt = "Canceled", "Job was canceled.", time.Now()
+		j.Status, j.Message, j.FinishedAt, j.CanceledBy = "Canceled", "Job was canceled.", time.Now(), Principal(ctx)
 		f.jobs[id] = j
 	}
 	return j, nil

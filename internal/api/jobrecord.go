@@ -35,6 +35,8 @@ type JobRecord struct {
 	Archive         string         `json:"archive"`
 	Bytes           int64          `json:"bytes"`
 	SHA256          string         `json:"sha256"`
+	StartedBy       string         `json:"started_by"`  // user or token; "" without credentials
+	CanceledBy      string         `json:"canceled_by"` // user or token that canceled it
 	// Copies are the off-site copies of the archive (s3://bucket/key);
 	// with Archive, everywhere the archive lives.
 	Copies []string `json:"copies"`
@@ -63,6 +65,7 @@ func NewJobRecord(j Job, now time.Time) JobRecord {
 		CreatedAt: utcOrNil(j.CreatedAt), StartedAt: utcOrNil(j.StartedAt), FinishedAt: utcOrNil(j.FinishedAt),
 		Progress: ProgressRecord{TablesDone: j.Progress.Done, TablesTotal: j.Progress.Total, Bytes: j.Progress.Bytes},
 		Archive:  j.Archive, Bytes: j.Bytes, SHA256: j.SHA256, Copies: j.Copies,
+		StartedBy: j.StartedBy, CanceledBy: j.CanceledBy,
 	}
 	if rec.Copies == nil {
 		rec.Copies = []string{}

@@ -15,7 +15,8 @@ func TestHandler_Job(t *testing.T) {
 	start := time.Date(2026, 3, 1, 2, 0, 0, 0, time.FixedZone("CET", 3600))
 	j := Job{ID: knownID, Status: "Success", Message: "done", Trigger: "schedule", Phase: "publish",
 		CreatedAt: start.Add(-time.Second), StartedAt: start, FinishedAt: start.Add(90 * time.Second),
-		Archive: "/import/dbbackup/hubble.tar.gz", Bytes: 12345, SHA256: "ab12", Copies: []string{"s3://b/appliance-01/hubble.tar.gz"}}
+		Archive: "/import/dbbackup/hubble.tar.gz", Bytes: 12345, SHA256: "ab12", Copies: []string{"s3://b/appliance-01/hubble.tar.gz"},
+		StartedBy: "admin"}
 	j.Progress.Done, j.Progress.Total, j.Progress.Bytes = 7, 7, 99999
 	f.jobs[knownID], f.order = j, []string{knownID}
 	h := New(Options{Jobs: f, Logger: slog.New(slog.DiscardHandler)})
@@ -34,6 +35,7 @@ func TestHandler_Job(t *testing.T) {
 		"duration_seconds": 90.0,
 		"progress":         map[string]any{"tables_done": 7.0, "tables_total": 7.0, "bytes": 99999.0},
 		"archive":          "/import/dbbackup/hubble.tar.gz", "bytes": 12345.0, "sha256": "ab12",
+		"started_by": "admin", "canceled_by": "",
 		"copies": []any{"s3://b/appliance-01/hubble.tar.gz"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -47,7 +49,7 @@ func TestNewJobRecord_NotStarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"id":"` + knownID + `","status":"Queued","message":"","trigger":"","phase":"","created_at":"1970-01-01T00:00:10Z","started_at":null,"finished_at":null,"duration_seconds":null,"progress":{"tables_done":0,"tables_total":0,"bytes":0},"archive":"","bytes":0,"sha256":"","copies":[]}`
+	want := `{"id":"` + knownID + `","status":"Queued","message":"","trigger":"","phase":"","created_at":"1970-01-01T00:00:10Z","started_at":null,"finished_at":null,"duration_seconds":null,"progress":{"tables_done":0,"tables_total":0,"bytes":0},"archive":"","bytes":0,"sha256":"","started_by":"","canceled_by":"","copies":[]}`
 	if string(b) != want {
 		t.Errorf("record\n got %s\nwant %s", b, want)
 	}

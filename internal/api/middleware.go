@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -42,20 +43,27 @@ func (rec *recorder) Flush() {
 	}
 }
 
-// accessLog writes one structured line per request. Bodies are never logged:
-// they may carry ids of other clients' jobs or, later, credentials.
+// accessLog writes one structured line per request. Bodies and headers are
+// never logged: they may carry ids of other clients' jobs or credentials.
 func (s *server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		user := new(string) // set by authorize: the principal's name, never a credential
+		r = r.WithContext(context.WithValue(r.Context(), accessUserKey{}, user))
 		next.ServeHTTP(rec, r)
-		s.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", cut(r.URL.Path, 256)),
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
 			slog.Duration("duration", time.Since(start)),
-			slog.String("remote", r.RemoteAddr))
+			slog.String("remote", r.RemoteAddr),
+		}
+		if *user != "" {
+			attrs = append(attrs, slog.String("user", *user))
+		}
+		s.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
 	})
 }
 

@@ -149,6 +149,7 @@ func TestHandler_ChunkedTooLarge(t *testing.T) {
 	for _, target := range []string{"/api/Backup/Execute", "/api/Backup/Cancel?id=" + knownID} {
 		body := io.MultiReader(strings.NewReader("id="), strings.NewReader(strings.Repeat("a", 10<<20)))
 		r := httptest.NewRequest("POST", target, body)
+		r.Host = "127.0.0.1:5000"
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if r.ContentLength != -1 {
 			t.Fatalf("ContentLength = %d, want unknown", r.ContentLength)

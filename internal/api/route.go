@@ -20,6 +20,7 @@ const (
 	EndpointHealthz Endpoint = "healthz" // GET /healthz
 	EndpointReadyz  Endpoint = "readyz"  // GET /readyz
 	EndpointMetrics Endpoint = "metrics" // GET /metrics
+	EndpointConsole Endpoint = "console" // "/" and below "/console/": Options.Console
 )
 
 // route is one entry of the routing table: a path as segments, matched
@@ -111,10 +112,15 @@ func (rt *route) allowHeader() string {
 func (s *server) route(w http.ResponseWriter, r *http.Request) {
 	rt, param := match(r.URL.Path)
 	if rt == nil {
+		if s.opts.Console != nil && isConsolePath(r.URL.Path) {
+			s.console(w, r)
+			return
+		}
 		writeError(w, http.StatusNotFound, "", "No endpoint at "+cut(r.URL.Path, 256)+".")
 		return
 	}
-	if !s.authorize(w, r, rt.endpoint) {
+	r, ok := s.authorize(w, r, rt.endpoint)
+	if !ok {
 		return
 	}
 	if !rt.allows(r.Method) {
@@ -129,4 +135,25 @@ func (s *server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	rt.handle(s, w, r, param)
+}
+
+// isConsolePath reports whether p belongs to the console: the page at "/"
+// and everything below "/console/".
+func isConsolePath(p string) bool {
+	return p == "/" || p == "/console" || strings.HasPrefix(p, "/console/")
+}
+
+// console hands a console request over after access control, its body
+// bounded like every other.
+func (s *server) console(w http.ResponseWriter, r *http.Request) {
+	r, ok := s.authorize(w, r, EndpointConsole)
+	if !ok {
+		return
+	}
+	if r.ContentLength > s.opts.MaxBodyBytes {
+		writeTooLarge(w, s.opts.MaxBodyBytes)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	s.opts.Console.ServeHTTP(w, r)
 }

@@ -47,11 +47,12 @@ func TestPipeline_Run_RemovesLeftoversOfDeadBackups(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Abort()
-	liveStage, release, err := flock.MkdirTemp(f.tempDir, "hubble-backup-livejob-")
+	liveWork, err := flock.MkdirTemp(f.tempDir, "hubble-backup-livejob-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer release()
+	defer liveWork.Release()
+	liveStage := liveWork.Path
 
 	if _, err := f.p.Run(context.Background(), "0123456789abcdef0123456789abcdef", nil); err != nil {
 		t.Fatal(err)

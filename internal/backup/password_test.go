@@ -2,8 +2,6 @@ package backup_test
 
 import (
 	"context"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 
@@ -11,46 +9,12 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
 )
 
-// requirePassword makes the test server demand a SCRAM password from role
-// (only from it: other tests keep trust authentication) and returns the
-// role's DSN, without the password.
-func requirePassword(t *testing.T, dsn, role, password string) string {
-	t.Helper()
-	ctx := context.Background()
-	var hba string
-	if err := queryRow(ctx, dsn, "SHOW hba_file", &hba); err != nil {
-		t.Fatal(err)
-	}
-	orig, err := os.ReadFile(hba)
-	if err != nil {
-		t.Fatalf("read %s (the test server must be local): %v", hba, err)
-	}
-	line := "host all " + role + " 127.0.0.1/32 scram-sha-256\n"
-	if err := os.WriteFile(hba, append([]byte(line), orig...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		os.WriteFile(hba, orig, 0o600)
-		pgtest.Exec(context.Background(), dsn, "SELECT pg_reload_conf()")
-	})
-	if err := pgtest.Exec(ctx, dsn, "DROP ROLE IF EXISTS "+role+"; CREATE ROLE "+role+" LOGIN SUPERUSER PASSWORD '"+password+"'; SELECT pg_reload_conf()"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pgtest.Exec(context.Background(), dsn, "DROP ROLE IF EXISTS "+role) })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(role)
-	return u.String()
-}
-
 // The password reaches every session, pg_dump's included, by environment
 // only; a wrong one is a clear connection failure that never shows it.
 func TestPipeline_Run_PasswordAuthentication(t *testing.T) {
 	dsn := hubbleDB(t)
 	const pw = "Pa55-w0rd-never-shown"
-	roleDSN := requirePassword(t, dsn, "hubble_pw_backup", pw)
+	roleDSN := pgtest.PasswordRole(t, dsn, pw)
 
 	f := newFixture(t, dsn)
 	f.p.Opts.Replication = nil

@@ -95,15 +95,17 @@ func (p *Pipeline) Preflight() error {
 
 // Cleanup removes what a job with id left in temp_dir and the target, for
 // jobs a dead process left unfinished.
+// The process groups the job's children ran in are killed first: a child
+// whose parent died with -9 may still run.
 func (p *Pipeline) Cleanup(ctx context.Context, id string) error {
-	matches, _ := filepath.Glob(filepath.Join(p.Opts.TempDir, stagePrefix+id+"-*"))
-	var errs []error
-	for _, m := range matches {
-		errs = append(errs, os.RemoveAll(m))
-	}
-	errs = append(errs, p.Target.RemovePartials(ctx, id))
-	return errors.Join(errs...)
+	return errors.Join(
+		flock.RemoveDead(p.Opts.TempDir, stagePrefix+id+"-*"),
+		p.Target.RemovePartials(ctx, id))
 }
+
+// SweepOrphans removes what backups of dead processes left (see Run), for
+// the service's start.
+func (p *Pipeline) SweepOrphans(ctx context.Context) { p.sweepOrphans(ctx, p.Log) }
 
 // sweepOrphans removes what backups of dead processes left in temp_dir and
 // the target: a foreground backup killed with -9 has no job store that
@@ -162,15 +164,24 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	}
 
 	p.sweepOrphans(ctx, log)
-	stage, release, err := flock.MkdirTemp(p.Opts.TempDir, stagePrefix+id+"-")
+	work, err := flock.MkdirTemp(p.Opts.TempDir, stagePrefix+id+"-")
 	if err != nil {
 		return res, fmt.Errorf("create staging folder in %s: %w", p.Opts.TempDir, err)
 	}
-	defer release()
+	defer work.Release()
+	stage := work.Path
+	// Every child (pg_dump, pg_restore, the export) is recorded in the
+	// staging folder's mark, so a sweep after a kill -9 kills what is left.
+	ctx = engine.WithProcessRecorder(ctx, work)
 
 	var replFile string
 	if p.Opts.Replication != nil {
 		report(Progress{Phase: "replication"})
+		// The replication user may pass through the staging folder to its
+		// own export folder, not list or read anything else in it.
+		if err := os.Chmod(stage, 0o711); err != nil {
+			return res, err
+		}
 		dir := filepath.Join(stage, filepath.FromSlash(archive.DirReplication))
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			return res, err

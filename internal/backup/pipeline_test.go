@@ -206,7 +206,11 @@ func TestPipeline_Run_NameNeverReused(t *testing.T) {
 
 type failRename struct{}
 
-func (failRename) Rename(string, string) error { return errors.New("injected: stale NFS file handle") }
+func (failRename) RenameNoReplace(string, string) error {
+	return errors.New("injected: stale NFS file handle")
+}
+
+func (failRename) Link(string, string) error { return errors.New("injected: stale NFS file handle") }
 
 func TestPipeline_Run_Failures(t *testing.T) {
 	dsn := hubbleDB(t)
@@ -228,9 +232,11 @@ func TestPipeline_Run_Failures(t *testing.T) {
 		}, "Unable to connect to the database: "},
 		{"schema missing", func(t *testing.T, f *fixture) { f.p.Opts.Schema = "nope" },
 			"Schema 'nope' does not exist in database '{db}'."},
-		{"replication fails", func(t *testing.T, f *fixture) { t.Setenv("REPCTL_FAIL", "1") },
+		{"replication fails", func(t *testing.T, f *fixture) { f.p.Opts.Replication.Env = map[string]string{"REPCTL_FAIL": "1"} },
 			"An error occurred while executing system command: {repctl} exportrepository json_file={temp}/"},
-		{"replication writes nothing", func(t *testing.T, f *fixture) { t.Setenv("REPCTL_NO_OUTPUT", "1") },
+		{"replication writes nothing", func(t *testing.T, f *fixture) {
+			f.p.Opts.Replication.Env = map[string]string{"REPCTL_NO_OUTPUT": "1"}
+		},
 			"File {temp}/"},
 		{"rename fails", func(t *testing.T, f *fixture) { f.p.Target = local.NewWithFS(f.backupDir, failRename{}) },
 			"Unable to move file: publish archive: injected: stale NFS file handle"},

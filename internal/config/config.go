@@ -36,10 +36,8 @@ type Config struct {
 	Storage           Storage     `yaml:"storage"`
 	Encryption        Encryption  `yaml:"encryption"`
 	Drill             Drill       `yaml:"drill"`
-	// Auth and TLS are parsed only to be refused: SPEC section 8 says a
-	// block the service cannot honour yet must never be silently ignored.
-	Auth any `yaml:"auth"`
-	TLS  any `yaml:"tls"`
+	Auth              Auth        `yaml:"auth"`
+	TLS               TLS         `yaml:"tls"`
 }
 
 // Database is the database the schema is backed up from.
@@ -57,12 +55,15 @@ type Database struct {
 
 // Replication is the replication tool whose repository is exported.
 type Replication struct {
-	Enabled                 bool     `yaml:"enabled"`
-	ExportCommand           []string `yaml:"export_command"`
-	ImportCommand           []string `yaml:"import_command"`
-	User                    string   `yaml:"user"`
-	DestinationSchemas      []string `yaml:"destination_schemas"`
-	DestinationPasswordFile string   `yaml:"destination_password_file"`
+	Enabled       bool     `yaml:"enabled"`
+	ExportCommand []string `yaml:"export_command"`
+	ImportCommand []string `yaml:"import_command"`
+	User          string   `yaml:"user"`
+	// Env is added to the commands' environment, which is otherwise only an
+	// allowlist (PATH, LANG, LC_*, TZ, the user's HOME/USER/LOGNAME).
+	Env                     map[string]string `yaml:"env"`
+	DestinationSchemas      []string          `yaml:"destination_schemas"`
+	DestinationPasswordFile string            `yaml:"destination_password_file"`
 }
 
 // Schedule is one built-in cron entry.

@@ -40,6 +40,7 @@ replication:
   enabled: false
   export_command: ["repctl", "exportrepository", "json_file={file}"]
   destination_schemas: [a, b]
+  env: {REPCTL_DATA: /opt/attunity/replicate/data, LC_ALL: C}
 schedule:
   - cron: "0 2 * * *"
     timezone: UTC
@@ -55,7 +56,7 @@ notify:
 	}
 	if c.Listen != ":5001" || c.Database.Parallel != 4 || c.Replication.Enabled || c.Notify.Timeout.D() != 3*time.Second ||
 		c.Notify.StaleAfter.D() != 36*time.Hour || len(c.Schedule) != 1 || c.Notify.Headers["X-Token"] != "abc" ||
-		len(c.Replication.DestinationSchemas) != 2 {
+		len(c.Replication.DestinationSchemas) != 2 || c.Replication.Env["REPCTL_DATA"] != "/opt/attunity/replicate/data" {
 		t.Errorf("unexpected %+v", c)
 	}
 }
@@ -74,10 +75,9 @@ func TestParse_Errors(t *testing.T) {
 		{"engine", "database:\n  engine: mysql\n", nil, "database.engine"},
 		{"relative dir", "backup_dir: backups\n", nil, "backup_dir"},
 		{"listen", "listen: 5000\n", nil, "listen"},
-		{"auth refused", "auth:\n  users: []\n", nil, "auth"},
-		{"tls refused", "tls:\n  cert_file: x\n", nil, "tls"},
 		{"duration", "notify:\n  timeout: soon\n", nil, "timeout"},
 		{"no placeholder", "replication:\n  export_command: [repctl, exportrepository]\n", nil, "replication.export_command"},
+		{"env name", "replication:\n  env: {\"A-B\": x}\n", nil, "replication.env"},
 		{"env bad int", "", []string{"HUBBLE_MIN_FREE_MB=x"}, "HUBBLE_MIN_FREE_MB"},
 		{"env bad bool", "", []string{"HUBBLE_REPLICATION_ENABLED=maybe"}, "replication.enabled"},
 		{"env invalid value", "", []string{"HUBBLE_MAX_CONCURRENT_JOBS=0"}, "max_concurrent_jobs"},

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -22,11 +23,8 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, a ...any) error {
 		return &Error{Key: key, Reason: fmt.Sprintf(format, a...)}
 	}
-	if c.Auth != nil {
-		return bad("auth", "not yet supported by this version (access control arrives with a later release); remove the block")
-	}
-	if c.TLS != nil {
-		return bad("tls", "not yet supported by this version; remove the block")
+	if err := c.validateAccess(); err != nil {
+		return err
 	}
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 		return bad("listen", "want address:port such as \":5000\", got %q", c.Listen)
@@ -87,6 +85,11 @@ func (c *Config) Validate() error {
 			return bad(fmt.Sprintf("schedule[%d].cron", i), "must not be empty")
 		}
 	}
+	for name := range c.Replication.Env {
+		if !envVarName.MatchString(name) {
+			return bad("replication.env", "%q is not an environment variable name (letters, digits, _; not starting with a digit)", name)
+		}
+	}
 	for i, s := range c.Replication.DestinationSchemas {
 		if strings.TrimSpace(s) == "" {
 			return bad(fmt.Sprintf("replication.destination_schemas[%d]", i), "must not be empty")
@@ -94,6 +97,8 @@ func (c *Config) Validate() error {
 	}
 	return c.validateOffsite()
 }
+
+var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func checkCommand(key string, argv []string) error {
 	if len(argv) == 0 || strings.TrimSpace(argv[0]) == "" {

@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 
 	"github.com/hubble/hubble-applianceapi/internal/api"
+	"github.com/hubble/hubble-applianceapi/internal/fscheck"
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
+	"github.com/hubble/hubble-applianceapi/internal/msg"
 )
 
 // jobsAdapter presents the job manager as the narrow api.Jobs interface.
 type jobsAdapter struct{ d *Daemon }
 
 func (a jobsAdapter) Submit(ctx context.Context, trigger string) (api.Job, error) {
-	j, err := a.d.submit(ctx, trigger, jobs.MsgLimitReached)
+	j, err := a.d.submit(jobs.WithActor(ctx, api.Principal(ctx)), trigger, jobs.MsgLimitReached)
 	return toAPI(j), err
 }
 
@@ -30,11 +32,11 @@ func (a jobsAdapter) Get(_ context.Context, id string) (api.Job, error) {
 func (a jobsAdapter) Cancel(ctx context.Context, id string) (api.Job, error) {
 	if a.d.drills != nil {
 		if j, err := a.d.manager.Get(id); err == nil && j.Trigger == TriggerDrill {
-			j, err = a.d.drills.Cancel(ctx, id)
+			j, err = a.d.drills.Cancel(jobs.WithActor(ctx, api.Principal(ctx)), id)
 			return toAPI(j), mapNotFound(err)
 		}
 	}
-	j, err := a.d.manager.Cancel(ctx, id)
+	j, err := a.d.manager.Cancel(jobs.WithActor(ctx, api.Principal(ctx)), id)
 	return toAPI(j), mapNotFound(err)
 }
 
@@ -62,6 +64,7 @@ func toAPI(j jobs.Job) api.Job {
 		ID: j.ID, Status: string(j.Status), Message: j.Message, Trigger: j.Trigger, Phase: j.Phase,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt,
 		Archive: j.Result.Artifact, Bytes: j.Result.Bytes, SHA256: j.Result.SHA256, Copies: j.Result.Copies,
+		StartedBy: j.StartedBy, CanceledBy: j.CanceledBy,
 	}
 	a.Progress.Done, a.Progress.Total, a.Progress.Bytes = j.Progress.Done, j.Progress.Total, j.Progress.Bytes
 	return a
@@ -77,12 +80,20 @@ func (r readiness) Ready(ctx context.Context) error {
 		return err
 	}
 	for _, dir := range []string{r.d.cfg.BackupDir, r.d.cfg.TempDir} {
-		f, err := os.CreateTemp(dir, ".readyz-*")
+		err := r.d.fs.Do(dir, func() error {
+			f, err := os.CreateTemp(dir, ".readyz-*")
+			if err != nil {
+				return err
+			}
+			f.Close()
+			return os.Remove(filepath.Clean(f.Name()))
+		})
+		if errors.Is(err, fscheck.ErrTimeout) {
+			return msg.UnknownDrive(dir, err)
+		}
 		if err != nil {
 			return fmt.Errorf("directory %s is not writable: %w", dir, err)
 		}
-		f.Close()
-		os.Remove(filepath.Clean(f.Name()))
 	}
 	if info, err := p.Engine.Check(ctx, r.d.cfg.Database.Schema); err != nil {
 		return p.CheckError(err, info.Database)

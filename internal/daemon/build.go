@@ -8,6 +8,7 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/config"
 	"github.com/hubble/hubble-applianceapi/internal/crypt"
 	"github.com/hubble/hubble-applianceapi/internal/engine/postgres"
+	"github.com/hubble/hubble-applianceapi/internal/fscheck"
 	"github.com/hubble/hubble-applianceapi/internal/replication"
 	"github.com/hubble/hubble-applianceapi/internal/storage/local"
 )
@@ -32,7 +33,19 @@ func ReplicationTool(cfg *config.Config, export bool) *replication.Tool {
 	if export {
 		argv = cfg.Replication.ExportCommand
 	}
-	return &replication.Tool{Argv: argv, User: cfg.Replication.User}
+	return &replication.Tool{Argv: argv, User: cfg.Replication.User, Env: cfg.Replication.Env}
+}
+
+// Warnings are the start-up warnings the configuration deserves on this
+// machine (SPEC section 3: replication.user set while we do not run as root).
+func Warnings(cfg *config.Config) []string {
+	var out []string
+	if t := ReplicationTool(cfg, true); t != nil {
+		if w := t.Warning(); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // NewPipeline builds the backup pipeline from the configuration; the CLI's
@@ -54,8 +67,10 @@ func NewPipeline(cfg *config.Config, log *slog.Logger, version string) (*backup.
 		Copies: copies,
 		Engine: eng,
 		Target: local.New(cfg.BackupDir),
-		FS:     backup.OSFS{},
-		Log:    log,
+		// Pre-flight runs on the request path (Execute): a hung NFS
+		// backup_dir must answer after a deadline, not hang the API.
+		FS:  fscheck.New(fscheck.DefaultTimeout),
+		Log: log,
 		Opts: backup.Options{
 			BackupDir:   cfg.BackupDir,
 			TempDir:     cfg.TempDir,

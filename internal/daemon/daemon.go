@@ -20,10 +20,14 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/backup"
 	"github.com/hubble/hubble-applianceapi/internal/config"
 	"github.com/hubble/hubble-applianceapi/internal/drill"
+	"github.com/hubble/hubble-applianceapi/internal/fscheck"
+	"github.com/hubble/hubble-applianceapi/internal/joblog"
 	"github.com/hubble/hubble-applianceapi/internal/jobs"
 	"github.com/hubble/hubble-applianceapi/internal/notify"
+	"github.com/hubble/hubble-applianceapi/internal/restore"
 	"github.com/hubble/hubble-applianceapi/internal/retention"
 	"github.com/hubble/hubble-applianceapi/internal/scheduler"
+	"github.com/hubble/hubble-applianceapi/internal/web"
 )
 
 // TriggerSchedule is the trigger recorded for runs of the built-in scheduler.
@@ -31,15 +35,20 @@ const TriggerSchedule = "schedule"
 
 // Run serves until ctx ends (SIGTERM/SIGINT), then stops in order: no new
 // requests, queued and executing jobs canceled and cleaned up, then exit.
-func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version string) error {
+// SIGHUP runs the reloaders given here (e.g. reopening the log file) and the
+// daemon's own (the TLS certificate).
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version string, reloaders ...Reloader) error {
 	d, err := New(cfg, log, version)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	for _, r := range reloaders {
+		d.OnReload(r.Name, r.Reload)
+	}
+	ln, err := d.listen()
 	if err != nil {
 		d.Close()
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
 	}
 	return d.Serve(ctx, ln)
 }
@@ -48,6 +57,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, version stri
 type Daemon struct {
 	cfg      *config.Config
 	log      *slog.Logger
+	version  string
+	jobLogs  *joblog.Buffer
 	pipeline *backup.Pipeline
 	store    *jobs.BoltStore
 	manager  *jobs.Manager
@@ -57,11 +68,15 @@ type Daemon struct {
 	notifier *notify.Notifier
 	handler  http.Handler
 	sched    *scheduler.Scheduler
+	// fs runs the filesystem checks of the request path with a deadline.
+	fs *fscheck.Checker
 
 	// Scheduled restore drills (nil without drill.schedule).
 	drill      *drill.Drill
 	drills     *jobs.Manager
 	drillSched *scheduler.Scheduler
+
+	reloaders []Reloader
 
 	mu          sync.Mutex
 	lastSuccess time.Time
@@ -69,6 +84,9 @@ type Daemon struct {
 
 // New builds every part of the service from cfg; nothing runs yet.
 func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) {
+	// Every record naming a job is also kept for the console's job view.
+	jobLogs := joblog.New()
+	log = slog.New(jobLogs.Handler(log.Handler()))
 	pipeline, err := NewPipeline(cfg, log, version)
 	if err != nil {
 		return nil, err
@@ -80,7 +98,9 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, pipeline: pipeline, store: store}
+	d := &Daemon{cfg: cfg, log: log, version: version, jobLogs: jobLogs, pipeline: pipeline, store: store,
+		fs: fscheck.New(fscheck.DefaultTimeout)}
+	pipeline.FS = d.fs
 	d.notifier, err = notify.New(notify.Config{
 		URL: cfg.Notify.WebhookURL, Headers: cfg.Notify.Headers, Timeout: cfg.Notify.Timeout.D(),
 		Retries: cfg.Notify.Retries, OnSuccess: cfg.Notify.OnSuccess, StaleAfter: cfg.Notify.StaleAfter.D(),
@@ -110,9 +130,12 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 	d.metrics, err = api.NewMetrics(reg, api.MetricsOptions{
 		QueueDepth:    func() int { q, _ := d.manager.Counts(); return q },
 		Executing:     func() int { _, e := d.manager.Counts(); return e },
-		BackupDirFree: func() (uint64, error) { return pipeline.FS.FreeBytes(cfg.BackupDir) },
-		TempDirFree:   func() (uint64, error) { return pipeline.FS.FreeBytes(cfg.TempDir) },
+		BackupDirFree: func() (uint64, error) { return d.freeBytes(cfg.BackupDir) },
+		TempDirFree:   func() (uint64, error) { return d.freeBytes(cfg.TempDir) },
 	})
+	if err == nil {
+		err = reg.Register(freeAge{d})
+	}
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -152,13 +175,25 @@ func New(cfg *config.Config, log *slog.Logger, version string) (*Daemon, error) 
 		store.Close()
 		return nil, err
 	}
+	creds, err := newVerifier(cfg, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	d.handler = api.New(api.Options{
-		Jobs:    jobsAdapter{d},
-		Ready:   readiness{d},
-		Version: version,
-		Logger:  log,
-		Metrics: api.MetricsHandler(reg),
-		NextRun: d.sched.Next,
+		Jobs:        jobsAdapter{d},
+		Ready:       readiness{d},
+		Version:     version,
+		Logger:      log,
+		Metrics:     api.MetricsHandler(reg),
+		NextRun:     d.sched.Next,
+		Credentials: creds,
+		Console: web.New(web.Options{
+			Archives: pipeline.Target,
+			Overview: d.overview,
+			JobLog:   jobLogs.Get,
+			Logger:   log,
+		}),
 	})
 	return d, nil
 }
@@ -187,13 +222,30 @@ func (d *Daemon) Serve(ctx context.Context, ln net.Listener) error {
 	d.initLastSuccess(ctx)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
+	// What backups and restores of dead processes (a CLI run killed with
+	// -9) left: their children first, then their files. Off the start's
+	// path: a hung share must not keep the API down.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		d.pipeline.SweepOrphans(watchCtx)
+		restore.SweepOrphans(d.cfg.TempDir, d.log)
+	}()
+	defer func() { <-swept }()
 	go d.notifier.Watch(watchCtx, d.LastSuccess)
+	var hupDone sync.WaitGroup
+	hupReady := make(chan struct{})
+	hupDone.Go(func() { d.watchHUP(watchCtx, hupReady) })
+	defer hupDone.Wait()
+	<-hupReady
 	d.sched.Start()
 
 	srv := api.NewServer(ln.Addr().String(), d.handler)
+	srv.ErrorLog = serverLog(d.log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	d.log.Info("service started", "listen", ln.Addr().String(), "backup_dir", d.cfg.BackupDir, "schema", d.cfg.Database.Schema)
+	d.log.Info("service started", "listen", ln.Addr().String(), "tls", d.cfg.TLS.Enabled(),
+		"backup_dir", d.cfg.BackupDir, "schema", d.cfg.Database.Schema)
 
 	var err error
 	select {

@@ -121,6 +121,12 @@ notify:
 		t.Fatalf("backup: %+v", s)
 	}
 
+	// What a drill killed two days ago left, and what one running now has.
+	stale := drill.SchemaPrefix + time.Now().UTC().Add(-48*time.Hour).Format("20060102_150405") + "_dead01"
+	live := drill.SchemaPrefix + time.Now().UTC().Format("20060102_150405") + "_live01"
+	if err := pgtest.Exec(ctx, scratch, "CREATE SCHEMA "+stale+"; CREATE TABLE "+stale+".t (i int); CREATE SCHEMA "+live); err != nil {
+		t.Fatal(err)
+	}
 	dj, err := r.d.RunDrillNow(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -138,8 +144,11 @@ notify:
 			t.Errorf("drill job record: %+v", j)
 		}
 	}
-	if left := drillSchemas(t, scratch); len(left) != 0 {
-		t.Errorf("scratch schemas left: %v", left)
+	if left := drillSchemas(t, scratch); len(left) != 1 || left[0] != live {
+		t.Errorf("scratch schemas after the drill: %v, want only the running drill's %s", left, live)
+	}
+	if err := pgtest.Exec(ctx, scratch, "DROP SCHEMA "+live); err != nil {
+		t.Fatal(err)
 	}
 	if v := r.metric(t, "hubble_backup_last_drill_success"); v != "1" {
 		t.Errorf("last_drill_success = %s", v)

@@ -108,11 +108,24 @@ func serve(t *testing.T, cfg *config.Config, logBuf *syncBuffer) *running {
 	if logBuf == nil {
 		logBuf = &syncBuffer{}
 	}
+	d := newDaemon(t, cfg, logBuf)
+	return serveDaemon(t, d, logBuf)
+}
+
+// newDaemon builds a Daemon with daemon.New, logging to logBuf.
+func newDaemon(t *testing.T, cfg *config.Config, logBuf *syncBuffer) *daemon.Daemon {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, err := daemon.New(cfg, log, "test")
 	if err != nil {
 		t.Fatalf("daemon.New: %v", err)
 	}
+	return d
+}
+
+// serveDaemon serves d until stop (or the end of the test).
+func serveDaemon(t *testing.T, d *daemon.Daemon, logBuf *syncBuffer) *running {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		d.Close()

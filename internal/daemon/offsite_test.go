@@ -125,6 +125,8 @@ func TestOffsite_CopyRestoreAndRetention(t *testing.T) {
 			t.Fatalf("job record copies %v, message %q; want %s", last.Copies, s.Message, want)
 		}
 	}
+	// Retention runs after the job is recorded: wait until the older copy goes.
+	wait(t, 30*time.Second, "the bucket keeps one archive", func() bool { return len(b.objects(t)) == 1 })
 	objs := b.objects(t)
 	key := "appliance-01/" + filepath.Base(last.Archive)
 	if len(objs) != 1 || objs[key] != fileSHA(t, last.Archive) || objs[key] != last.SHA256 {
@@ -267,5 +269,40 @@ func TestNewTarget_Credentials(t *testing.T) {
 	}
 	if _, err := tg.List(context.Background()); err != nil {
 		t.Errorf("List with credentials from the environment: %v", err)
+	}
+}
+
+// TestResolveArchive: a local path (a link to an archive too) is its folder
+// and name; s3://bucket/key finds the target with that bucket whose prefix
+// is the longest the key starts with; any other bucket is an error.
+func TestResolveArchive(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "hubble_schema_backup_2026_01_01_00_00_00.tar.gz")
+	os.WriteFile(real, []byte("x"), 0o600)
+	link := filepath.Join(t.TempDir(), "latest.tar.gz")
+	os.Symlink(real, link)
+	cfg := config.Default()
+	cfg.TempDir = t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	cfg.Storage.Targets = []config.Target{
+		{Name: "all", Type: "s3", Endpoint: "h:1", Bucket: "b"},
+		{Name: "one", Type: "s3", Endpoint: "h:1", Bucket: "b", Prefix: "appliance-01/"},
+	}
+	for _, tt := range []struct{ arg, loc, name string }{
+		{real, real, filepath.Base(real)},
+		{link, real, filepath.Base(real)},
+		{"s3://b/appliance-01/x.tar.gz", "s3://b/appliance-01/x.tar.gz", "x.tar.gz"},
+		{"s3://b/x.tar.gz", "s3://b/x.tar.gz", "x.tar.gz"},
+	} {
+		ref, err := daemon.ResolveArchive(&cfg, tt.arg)
+		if err != nil || ref.Name != tt.name || ref.Target.Location(ref.Name) != tt.loc {
+			t.Errorf("ResolveArchive(%s) = %+v, %v; want %s", tt.arg, ref, err, tt.loc)
+		}
+	}
+	for _, bad := range []string{"s3://other/appliance-01/x.tar.gz", "s3://b/appliance-01/sub/x.tar.gz"} {
+		if _, err := daemon.ResolveArchive(&cfg, bad); err == nil {
+			t.Errorf("ResolveArchive(%s) succeeded", bad)
+		}
 	}
 }

@@ -29,13 +29,13 @@ func scheduled(all []jobRecord) []jobRecord {
 func TestDaemon_Schedule(t *testing.T) {
 	e := newEnv(t)
 	// Each backup's repository export takes 3 s, so runs overlap.
-	t.Setenv("REPCTL_SLEEP", "3")
 	cfg := e.config(t, `max_concurrent_jobs: 1
 max_queued_jobs: 0
 schedule:
   - cron: "* * * * * *"
     timezone: UTC
 `)
+	cfg.Replication.Env = map[string]string{"REPCTL_SLEEP": "3"}
 	r := serve(t, cfg, nil)
 
 	var root struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hubble/hubble-applianceapi/internal/backup"
@@ -97,7 +98,13 @@ type ArchiveRef struct {
 func ResolveArchive(cfg *config.Config, arg string) (ArchiveRef, error) {
 	rest, ok := strings.CutPrefix(arg, "s3://")
 	if !ok {
-		dir, name := splitPath(arg)
+		// A path the user names may be a link (the target itself never
+		// follows one in backup_dir).
+		p := arg
+		if real, err := filepath.EvalSymlinks(arg); err == nil {
+			p = real
+		}
+		dir, name := splitPath(p)
 		return ArchiveRef{Target: local.New(dir), Name: name}, nil
 	}
 	bucket, key, _ := strings.Cut(rest, "/")

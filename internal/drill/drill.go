@@ -34,7 +34,13 @@ type Scratch interface {
 	DatabaseID(ctx context.Context) (string, error)
 	// DropScratch drops schema (and everything in it) and the roles.
 	DropScratch(ctx context.Context, schema string, roles []string) error
+	// ScratchSchemas lists the schemas whose name starts with prefix.
+	ScratchSchemas(ctx context.Context, prefix string) ([]string, error)
 }
+
+// staleAfter is the age past which a scratch schema is taken for the
+// leftover of a drill that was killed (no drill runs that long).
+const staleAfter = 24 * time.Hour
 
 // ErrSourceDatabase is returned when drill.dsn reaches the source database.
 var ErrSourceDatabase = errors.New("drill.dsn reaches the source database (database.dsn): a drill restores into a scratch database only")
@@ -87,7 +93,8 @@ func (d *Drill) Run(ctx context.Context, src restore.Archive, name string) (*Res
 			return nil, err
 		}
 	}
-	res := &Result{Archive: name, Schema: SchemaPrefix + start.UTC().Format("20060102_150405") + "_" + randHex(3)}
+	d.dropStale(ctx, start, log)
+	res := &Result{Archive: name, Schema: SchemaPrefix + start.UTC().Format(stampLayout) + "_" + randHex(3)}
 	log = log.With("archive", name, "scratch_schema", res.Schema)
 	log.Info("drill started")
 	r := &restore.Restorer{Engine: d.Scratch, Log: log}
@@ -121,6 +128,34 @@ func (d *Drill) Run(ctx context.Context, src restore.Archive, name string) (*Res
 	}
 	log.Info("drill passed", "tables", res.Tables, "rows", res.Rows, "seconds", res.Duration.Seconds())
 	return res, nil
+}
+
+const stampLayout = "20060102_150405"
+
+// dropStale drops the scratch schemas of drills killed more than a day
+// ago (their names carry their start time); a drill still running is
+// younger than that.
+func (d *Drill) dropStale(ctx context.Context, now time.Time, log *slog.Logger) {
+	names, err := d.Scratch.ScratchSchemas(ctx, SchemaPrefix)
+	if err != nil {
+		log.Warn("drill: list leftover scratch schemas", "error", err)
+		return
+	}
+	for _, n := range names {
+		stamp := strings.TrimPrefix(n, SchemaPrefix)
+		if len(stamp) < len(stampLayout) {
+			continue
+		}
+		t, err := time.Parse(stampLayout, stamp[:len(stampLayout)])
+		if err != nil || now.Sub(t) < staleAfter {
+			continue
+		}
+		if err := d.Scratch.DropScratch(ctx, n, nil); err != nil {
+			log.Warn("drill: drop a leftover scratch schema", "schema", n, "error", err)
+			continue
+		}
+		log.Info("drill: dropped the scratch schema a killed drill left", "schema", n)
+	}
 }
 
 func (d *Drill) notSource(ctx context.Context, log *slog.Logger) error {

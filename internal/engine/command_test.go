@@ -14,7 +14,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		helperMain()
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestCommand_Run(t *testing.T) {
 	tests := []struct {

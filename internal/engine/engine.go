@@ -97,9 +97,10 @@ type RestoreTable struct {
 	Bytes  int64
 }
 
-// RestoreRequest describes one database restore of an extracted archive.
+// RestoreRequest describes one database restore of an archive.
 type RestoreRequest struct {
-	// Dir is the extracted database folder (copy.in, schema dump, data files).
+	// Dir is the extracted database folder (copy.in, schema dump and, unless
+	// Open is set, the data files).
 	Dir          string
 	SourceSchema string // the archive's schema
 	TargetSchema string // where it goes; "" = SourceSchema
@@ -114,6 +115,18 @@ type RestoreRequest struct {
 	Progress func(done, total int64)
 	// Log receives the duration of each phase; nil discards.
 	Log *slog.Logger
+
+	// Open, if set, opens a table's data instead of reading File from Dir:
+	// straight from the archive, checked against its manifest while it is
+	// read. A mismatch is an error from Read (in place of io.EOF); any
+	// error from the data stops the restore, even with ContinueOnError.
+	Open func(ctx context.Context, t RestoreTable) (io.ReadCloser, error)
+	// Verified, if set, says that the data is not yet trusted: the loaded
+	// tables are then committed only after every table has been loaded and
+	// Verified has returned nil. It is called once, after the last load, and
+	// returns the archive's verdict (an error stops and undoes the restore);
+	// until then no loaded row is visible to other sessions.
+	Verified func(ctx context.Context) error
 }
 
 // RestoreConflict is a table of the archive that already exists in the target.
@@ -132,6 +145,15 @@ type RestorePlan struct {
 	SchemaExists bool
 	Conflicts    []RestoreConflict
 	MissingRoles []string // roles the archive's objects name that the target lacks
+	// MissingObjects names the objects outside the schema (tables the
+	// replication tasks create, extensions, access methods, ...) that the
+	// archive's objects need and the target lacks; the restore stops before
+	// any change while there are any. Empty for archives that do not list
+	// what they need.
+	MissingObjects []string
+	// ObjectsChecked is false for an archive that does not list the
+	// objects outside the schema it needs (written by an older release).
+	ObjectsChecked bool
 	// FunctionsNamingSchema lists functions whose bodies name the source
 	// schema (not rewritten when restoring under another name).
 	FunctionsNamingSchema []string
@@ -153,10 +175,14 @@ type RestoreResult struct {
 	Tables       int
 	Rows         int64
 	Dropped      []string // conflicting tables (and dependents) dropped and recreated
+	// NotUndone names, after a failed restore, what its undo could not
+	// remove or put back; empty when the target is as it was before.
+	NotUndone []string
 }
 
 // RestoreError is the failure that stopped a restore run without
-// ContinueOnError; the restore undid what it had created.
+// ContinueOnError; the restore undid what it had created (except what
+// RestoreResult.NotUndone names).
 type RestoreError struct {
 	Issue RestoreIssue
 }

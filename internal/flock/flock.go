@@ -23,6 +23,29 @@ func Hold(f *os.File) error {
 	return err
 }
 
+// Claim takes the lock of path if nobody holds it, i.e. its writer is gone,
+// and the file is still linked at path (a writer that just finished removes
+// it before letting go of the lock). The caller removes the leftovers while
+// holding the returned file, then closes it. ok is false when path is in
+// use, gone, or cannot be locked (then it is kept).
+func Claim(path string) (f *os.File, ok bool) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, false
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		f.Close()
+		return nil, false
+	}
+	held, err1 := f.Stat()
+	now, err2 := os.Lstat(path)
+	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
+		f.Close()
+		return nil, false
+	}
+	return f, true
+}
+
 // Abandoned reports whether nobody holds path's lock, i.e. its writer is
 // gone. Symlinks are not followed; a missing file is an error.
 func Abandoned(path string) (bool, error) {

@@ -29,7 +29,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
 		m.queue = slices.DeleteFunc(m.queue, func(q *entry) bool { return q == e })
 		e.state, e.cause = stateDone, ErrCanceled
 		m.mu.Unlock()
-		return m.finalizeQueued(context.WithoutCancel(ctx), e, MsgCanceled)
+		return m.finalizeQueued(context.WithoutCancel(ctx), e, MsgCanceled, Actor(ctx))
 	case stateRunning:
 		first := e.cause == nil
 		if first {
@@ -41,7 +41,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
 			m.log.Info("job cancellation requested", "job", id)
 			_, err := e.change(context.WithoutCancel(ctx), m.store, m.opts.ProgressInterval, func(j *Job) bool {
 				e.cancelRequested = true
-				j.Message = MsgCancelRequested
+				j.Message, j.CanceledBy = MsgCancelRequested, Actor(ctx)
 				return true
 			})
 			if err != nil {
@@ -63,11 +63,12 @@ func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
 	return e.snapshot(), nil
 }
 
-// finalizeQueued records a job taken off the queue as Canceled with msg.
-// The caller has set e.state to stateDone.
-func (m *Manager) finalizeQueued(ctx context.Context, e *entry, msg string) (Job, error) {
+// finalizeQueued records a job taken off the queue as Canceled with msg, by
+// actor ("" for the service's own stop). The caller has set e.state to
+// stateDone.
+func (m *Manager) finalizeQueued(ctx context.Context, e *entry, msg, actor string) (Job, error) {
 	job, err := e.finalize(ctx, m.store, func(j *Job) {
-		j.Status, j.Message, j.FinishedAt, j.Phase = StatusCanceled, msg, time.Now().UTC(), PhaseDone
+		j.Status, j.Message, j.FinishedAt, j.Phase, j.CanceledBy = StatusCanceled, msg, time.Now().UTC(), PhaseDone, actor
 	})
 	if err != nil {
 		m.log.Error("record final job state", "job", e.id, "status", string(job.Status), "error", err)
@@ -88,7 +89,7 @@ func (m *Manager) finalizeQueued(ctx context.Context, e *entry, msg string) (Job
 // Stop stops the Manager gracefully: Submit answers ErrStopped from now on,
 // queued jobs and executing jobs are canceled and end Canceled with
 // MsgStopped once their work has returned. Stop returns when all work and
-// hooks are done, or with ctx's error if ctx ends first (the stop goes on).
+// hooks (those of jobs finished before it, refusals included) are done, or with ctx's error if ctx ends first (the stop goes on).
 // It is idempotent; later calls wait for the same completion.
 func (m *Manager) Stop(ctx context.Context) error {
 	m.mu.Lock()
@@ -112,11 +113,12 @@ func (m *Manager) Stop(ctx context.Context) error {
 		go func() {
 			m.inflight.Wait() // Submits in flight see stopped and cancel themselves
 			for _, e := range queued {
-				_, _ = m.finalizeQueued(context.Background(), e, MsgStopped)
+				_, _ = m.finalizeQueued(context.Background(), e, MsgStopped, "")
 			}
 			m.workers.Wait()
 			m.bg.Wait()
 			m.persistPending(context.Background())
+			m.waitHooks()
 			close(m.stopDone)
 		}()
 	} else {

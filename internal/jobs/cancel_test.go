@@ -94,7 +94,7 @@ func TestManager_Cancel(t *testing.T) {
 				t.Errorf("second Cancel = %+v, %v", again, err)
 			}
 			if tt.wantStatus == StatusCanceled {
-				if n := len(fin.list()) - before; n != 1 {
+				if n := len(fin.waitN(t, before+1)) - before; n != 1 {
 					t.Errorf("OnFinished called %d times by Cancel, want 1", n)
 				}
 			}

@@ -11,7 +11,8 @@ import (
 // is returned, so its id answers like any other job's.
 func (m *Manager) Fail(ctx context.Context, trigger, message string) (Job, error) {
 	now := time.Now().UTC()
-	job := Job{ID: NewID(), Trigger: trigger, CreatedAt: now, FinishedAt: now, Status: StatusError, Message: message, Phase: PhaseDone}
+	job := Job{ID: NewID(), Trigger: trigger, CreatedAt: now, FinishedAt: now, Status: StatusError, Message: message, Phase: PhaseDone,
+		StartedBy: Actor(ctx)}
 	if err := m.putRefused(ctx, job); err != nil {
 		return Job{}, fmt.Errorf("record failed job: %w", err)
 	}

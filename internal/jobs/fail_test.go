@@ -27,7 +27,7 @@ func TestManager_Fail(t *testing.T) {
 	if diff := cmp.Diff(j, got); diff != "" {
 		t.Errorf("Get after Fail (-want +got):\n%s", diff)
 	}
-	if f := fin.list(); len(f) != 1 || f[0].ID != j.ID {
+	if f := fin.waitN(t, 1); len(f) != 1 || f[0].ID != j.ID {
 		t.Errorf("OnFinished = %+v", f)
 	}
 	// A failed pre-flight does not occupy a slot.

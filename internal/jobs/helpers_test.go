@@ -107,6 +107,22 @@ func (r *recorder) list() []Job {
 	return append([]Job(nil), r.jobs...)
 }
 
+// waitN polls (bounded) until the hook has been called n times: hooks run
+// on their own goroutine, after the answers.
+func (r *recorder) waitN(t *testing.T, n int) []Job {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		if l := r.list(); len(l) >= n {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("OnFinished called %d times, want %d", len(r.list()), n)
+		}
+		time.Sleep(time.Millisecond) // polling the hook's goroutine
+	}
+}
+
 // startManager builds and starts a Manager on store, stopping it at cleanup.
 func startManager(t *testing.T, store Store, work Work, opts Options) *Manager {
 	t.Helper()

@@ -60,6 +60,10 @@ type Job struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	Progress   Progress  `json:"progress"`
 	Result     Result    `json:"result"`
+	// StartedBy and CanceledBy name who asked (a user or token of the access
+	// control); "" when no credential was involved. See WithActor.
+	StartedBy  string `json:"started_by,omitempty"`
+	CanceledBy string `json:"canceled_by,omitempty"`
 }
 
 // Progress is what the work reports about how far it got, e.g. tables done of

@@ -62,9 +62,11 @@ type Options struct {
 	// OnEvicted, if set, is called with the number of such records evicted.
 	OnEvicted func(n int)
 	// OnFinished is called once for every job that reaches a final status in
-	// this process (including LimitReached refusals and canceled queued jobs),
-	// after the final record is persisted. It runs on the Manager's goroutines
-	// and Stop waits for it: keep it short.
+	// this process (including LimitReached refusals, pre-flight failures and
+	// canceled queued jobs), after the final record is persisted and
+	// published. Calls run one at a time, in order, on a goroutine of their
+	// own, never on the caller's (an HTTP request) or the job's path: a slow
+	// hook (retention on a share) delays no answer. Stop waits for them.
 	OnFinished func(Job)
 }
 
@@ -91,6 +93,11 @@ type Manager struct {
 	workers  sync.WaitGroup // run goroutines
 	bg       sync.WaitGroup // pruner
 	quit     chan struct{}
+
+	hookMu    sync.Mutex
+	hookIdle  *sync.Cond // signaled when hookQueue drains
+	hookQueue []Job      // OnFinished calls not yet made
+	hookBusy  bool       // a goroutine is making them
 }
 
 // NewManager returns a Manager running work for jobs kept in store. Call Start
@@ -118,7 +125,7 @@ func NewManager(store Store, work Work, opts Options) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{
+	m := &Manager{
 		store:  store,
 		work:   work,
 		opts:   opts,
@@ -127,6 +134,8 @@ func NewManager(store Store, work Work, opts Options) *Manager {
 		active: make(map[string]*entry),
 		quit:   make(chan struct{}),
 	}
+	m.hookIdle = sync.NewCond(&m.hookMu)
+	return m
 }
 
 // Submit records a new job with the given trigger ("api", "schedule", ...) and
@@ -141,7 +150,7 @@ func (m *Manager) Submit(ctx context.Context, trigger string) (Job, error) {
 // MsgSkipped for a scheduled run.
 func (m *Manager) SubmitWithSkipMessage(ctx context.Context, trigger, skipMessage string) (Job, error) {
 	now := time.Now().UTC()
-	job := Job{ID: NewID(), Trigger: trigger, CreatedAt: now}
+	job := Job{ID: NewID(), Trigger: trigger, CreatedAt: now, StartedBy: Actor(ctx)}
 	m.persistPending(ctx)
 
 	m.mu.Lock()
@@ -296,14 +305,56 @@ func (m *Manager) dispatchLocked() {
 	}
 }
 
-// finished logs a final record and calls the OnFinished hook.
+// finished logs a final record and queues the OnFinished hook's call.
 func (m *Manager) finished(job Job) {
 	level := slog.LevelInfo
 	if job.Status == StatusError {
 		level = slog.LevelError
 	}
 	m.log.Log(context.Background(), level, "job finished", "job", job.ID, "status", string(job.Status), "message", job.Message)
-	if m.opts.OnFinished != nil {
-		m.opts.OnFinished(job)
+	if m.opts.OnFinished == nil {
+		return
+	}
+	m.hookMu.Lock()
+	defer m.hookMu.Unlock()
+	m.hookQueue = append(m.hookQueue, job)
+	if !m.hookBusy {
+		// One goroutine while calls are queued, none while idle.
+		m.hookBusy = true
+		go m.runHooks()
+	}
+}
+
+func (m *Manager) runHooks() {
+	m.hookMu.Lock()
+	defer m.hookMu.Unlock()
+	for len(m.hookQueue) > 0 {
+		job := m.hookQueue[0]
+		m.hookQueue[0] = Job{}
+		m.hookQueue = m.hookQueue[1:]
+		m.hookMu.Unlock()
+		m.callHook(job)
+		m.hookMu.Lock()
+	}
+	m.hookBusy = false
+	m.hookIdle.Broadcast()
+}
+
+// callHook runs OnFinished, turning a panic into a log line.
+func (m *Manager) callHook(job Job) {
+	defer func() {
+		if r := recover(); r != nil {
+			m.log.Error("job finished hook panicked", "job", job.ID, "panic", r)
+		}
+	}()
+	m.opts.OnFinished(job)
+}
+
+// waitHooks returns once every queued OnFinished call is made.
+func (m *Manager) waitHooks() {
+	m.hookMu.Lock()
+	defer m.hookMu.Unlock()
+	for m.hookBusy {
+		m.hookIdle.Wait()
 	}
 }

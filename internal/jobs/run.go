@@ -74,7 +74,7 @@ func (m *Manager) run(e *entry) {
 	m.mu.Unlock()
 
 	e.cancel(nil)
-	m.finished(final) // before done: a Cancel answer implies the hook ran
+	m.finished(final) // queued before done: Stop, which waits for the worker, then waits for the hook
 	close(e.done)
 }
 

@@ -287,8 +287,11 @@ func TestNotifier_Notify_timeout(t *testing.T) {
 	n, logs := newNotifier(t, Config{URL: rc.srv.URL, Timeout: 20 * time.Millisecond, Retries: 2})
 	notifyReturns(t, n, failed)
 	closeNotifier(t, n)
-	if got := rc.hits.Load(); got != 3 {
-		t.Errorf("receiver hit %d times, want 3", got)
+	// The attempts are counted in the log: an attempt that gives up after
+	// 20 ms on a loaded machine may do so before the receiver's handler runs,
+	// so the receiver can see fewer than three.
+	if got := rc.hits.Load(); got < 1 || got > 3 {
+		t.Errorf("receiver hit %d times, want 1 to 3", got)
 	}
 	if got := strings.Count(logs.String(), "deadline exceeded"); got != 3 {
 		t.Errorf("%d timeouts logged, want 3; log:\n%s", got, logs)

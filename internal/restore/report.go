@@ -40,14 +40,24 @@ func writeOutput(o Options, m *archive.Manifest, res engine.RestoreResult) error
 // that stopped it, if any.
 func printSummary(w io.Writer, o Options, m *archive.Manifest, res engine.RestoreResult, stopErr error) {
 	target := targetSchema(o, m)
-	if stopErr != nil {
+	switch {
+	case stopErr != nil && len(res.NotUndone) > 0:
+		fmt.Fprintf(w, "Restore of schema %s stopped; its undo could not remove or put back %d objects (see below): remove them before a retry.\n",
+			target, len(res.NotUndone))
+	case stopErr != nil:
 		fmt.Fprintf(w, "Restore of schema %s stopped; what it had created was removed, a retry starts clean.\n", target)
-	} else {
+	default:
 		fmt.Fprintf(w, "Restored %s into database %s, schema %s: %d tables, %d rows.\n", o.Archive, res.Plan.Database, target, res.Tables, res.Rows)
 	}
 	fmt.Fprintf(w, "%d errors\n", len(res.Issues))
 	for _, is := range res.Issues {
 		fmt.Fprintf(w, "  %s: %s\n", is.Object, is.Reason)
+	}
+	if len(res.NotUndone) > 0 {
+		fmt.Fprintln(w, "Not undone:")
+		for _, n := range res.NotUndone {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
 	}
 	if len(res.Dropped) > 0 {
 		fmt.Fprintf(w, "Dropped and recreated: %s\n", strings.Join(res.Dropped, ", "))
@@ -110,6 +120,18 @@ func printPlan(w io.Writer, o Options, m *archive.Manifest, p engine.RestorePlan
 	}
 	if blocked {
 		fmt.Fprintln(w, "The restore would stop before any change (use --clean to replace the conflicting tables).")
+	}
+	switch {
+	case len(p.MissingObjects) > 0:
+		fmt.Fprintf(w, "Objects outside the schema the archive's objects need, missing in the target: %d\n", len(p.MissingObjects))
+		for _, m := range p.MissingObjects {
+			fmt.Fprintf(w, "  %s\n", m)
+		}
+		fmt.Fprintln(w, "The restore would stop before any change: create them first (on an appliance: re-run the replication tasks).")
+	case p.ObjectsChecked:
+		fmt.Fprintln(w, "Objects outside the schema the archive's objects need: all present")
+	default:
+		fmt.Fprintln(w, "Objects outside the schema the archive's objects need: not listed in this archive (made by an older release)")
 	}
 	if len(p.MissingRoles) > 0 {
 		fmt.Fprintf(w, "Roles to create (NOLOGIN): %s\n", strings.Join(p.MissingRoles, ", "))

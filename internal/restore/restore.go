@@ -115,29 +115,45 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 	if fi, err := os.Stat(o.TempDir); err != nil || !fi.IsDir() {
 		return nil, msg.NoDirectory(o.TempDir)
 	}
-	// A restore killed with -9 leaves its staging folder: the next one
-	// removes it (folders of restores still running are never touched).
-	if dirs, err := flock.RemoveAbandoned(o.TempDir, stagePrefix); err == nil {
-		for _, d := range dirs {
-			r.Log.Info("removed staging folder of a dead restore", "folder", d)
-		}
-	}
-	stage, release, err := flock.MkdirTemp(o.TempDir, stagePrefix)
+	SweepOrphans(o.TempDir, r.Log)
+	work, err := flock.MkdirTemp(o.TempDir, stagePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create staging folder in %s: %w", o.TempDir, err)
 	}
-	defer release()
+	defer work.Release()
+	stage := work.Path
+	// Every child (psql, pg_restore, the import) is recorded in the staging
+	// folder's mark, so a sweep after a kill -9 kills what is left.
+	ctx = engine.WithProcessRecorder(ctx, work)
 	start := time.Now()
-	m, err := r.verifyExtract(ctx, o, stage)
+	src, err := r.openSource(ctx, o, stage)
 	if err != nil {
 		return nil, err
 	}
+	defer src.close()
+	m := src.m
 	res := &Result{Manifest: m}
 	log := r.Log.With("archive", o.Archive)
-	log.Info("archive verified and extracted", "tables", len(m.Tables), "bytes", m.TotalBytes(), "folder", stage,
-		"seconds", time.Since(start).Seconds())
+	if src.streamed() {
+		log.Info("archive index and scripts verified; tables are verified as they are loaded", "tables", len(m.Tables),
+			"bytes", m.TotalBytes(), "folder", stage, "seconds", time.Since(start).Seconds())
+	} else {
+		log.Info("archive verified and extracted", "tables", len(m.Tables), "bytes", m.TotalBytes(), "folder", stage,
+			"seconds", time.Since(start).Seconds())
+	}
 	log.Info("restore started", "schema", m.Schema, "target_schema", targetSchema(o, m), "step", o.Step, "dry_run", o.DryRun)
 
+	// Whatever has effects outside the held loads (the replication import,
+	// or more tables than may be held) waits for the whole archive's
+	// verdict; the loads then only stream the data.
+	replicating := o.Step != StepDatabase && o.Replication != nil
+	if src.streamed() && (replicating || o.DryRun || len(m.Tables) > maxHeldTables) {
+		start := time.Now()
+		if err := src.verifyRest(ctx); err != nil {
+			return nil, src.dataRefused(err)
+		}
+		log.Info("archive verified", "seconds", time.Since(start).Seconds())
+	}
 	if o.Step != StepDatabase && o.Replication != nil {
 		if err := r.replicationStep(ctx, o, m, stage, res, log); err != nil {
 			return res, err
@@ -148,55 +164,21 @@ func (r *Restorer) Run(ctx context.Context, o Options) (*Result, error) {
 			return res, nil
 		}
 	}
-	return res, r.databaseStep(ctx, o, m, stage, res, log)
+	return res, r.databaseStep(ctx, o, src, stage, res, log)
 }
 
-// verifyExtract checks the whole archive while extracting it into stage,
-// bounded by the space it may expand to, in one pass: nothing else happens
-// before it returns, and on failure it leaves stage empty.
-func (r *Restorer) verifyExtract(ctx context.Context, o Options, stage string) (*archive.Manifest, error) {
-	var f io.ReaderAt
-	var size int64
-	if o.Source != nil {
-		f, size = o.Source, o.Source.Size()
-	} else {
-		lf, err := os.Open(o.Archive)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, msg.NoFile(o.Archive)
-			}
-			return nil, fmt.Errorf("open archive: %w", err)
-		}
-		defer lf.Close()
-		st, err := lf.Stat()
-		if err != nil {
-			return nil, fmt.Errorf("open archive: %w", err)
-		}
-		f, size = lf, st.Size()
+// SweepOrphans removes what restores of dead processes left in tempDir: a
+// restore killed with -9 leaves its staging folder, and children (psql, the
+// import) whose process groups its mark recorded; they are killed first.
+// Folders of restores still running are never touched.
+func SweepOrphans(tempDir string, log *slog.Logger) {
+	dirs, err := flock.RemoveAbandoned(tempDir, stagePrefix)
+	for _, d := range dirs {
+		log.Info("removed staging folder of a dead restore", "folder", d)
 	}
-	if o.Replication != nil && o.Replication.User != "" {
-		// The replication user must reach the export below; it may not
-		// list or read anything else here.
-		if err := os.Chmod(stage, 0o711); err != nil {
-			return nil, err
-		}
-	}
-	limit, err := r.limit(o)
 	if err != nil {
-		return nil, err
+		log.Warn("remove staging folders of dead restores", "error", err)
 	}
-	rep, err := archive.VerifyExtract(ctx, f, size, stage, archive.Limits{MaxBytes: limit})
-	if err != nil {
-		if errors.Is(err, archive.ErrTooLarge) {
-			return nil, fmt.Errorf("archive %s refused: %w (space available in %s: %d bytes)", o.Archive, err, o.TempDir, limit)
-		}
-		return nil, fmt.Errorf("archive %s refused: %w", o.Archive, err)
-	}
-	m := rep.Manifest
-	if m.Engine != "postgres" {
-		return nil, fmt.Errorf("archive %s refused: made by engine %q, this restore handles postgres", o.Archive, m.Engine)
-	}
-	return m, nil
 }
 
 func (r *Restorer) limit(o Options) (int64, error) {
@@ -234,7 +216,7 @@ func (r *Restorer) replicationStep(ctx context.Context, o Options, m *archive.Ma
 	if o.DryRun {
 		if has {
 			fmt.Fprintf(r.Out, "Replication: would import %s with: %s (as user %q)\n", archive.ReplicationFile,
-				strings.Join(o.Replication.Argv, " "), o.Replication.User)
+				strings.Join(o.Replication.Argv, " "), o.Replication.RunsAs())
 		} else {
 			fmt.Fprintln(r.Out, "Replication: the archive holds no repository export; nothing to import")
 		}
@@ -244,7 +226,7 @@ func (r *Restorer) replicationStep(ctx context.Context, o Options, m *archive.Ma
 		return nil
 	}
 	if has {
-		log.Info("importing replication repository", "file", file, "user", o.Replication.User)
+		log.Info("importing replication repository", "file", file, "user", o.Replication.RunsAs())
 		if err := o.Replication.Import(ctx, file); err != nil {
 			return err
 		}
@@ -294,8 +276,15 @@ func request(o Options, m *archive.Manifest, stage string) engine.RestoreRequest
 	return req
 }
 
-func (r *Restorer) databaseStep(ctx context.Context, o Options, m *archive.Manifest, stage string, res *Result, log *slog.Logger) error {
+func (r *Restorer) databaseStep(ctx context.Context, o Options, src *source, stage string, res *Result, log *slog.Logger) error {
+	m := src.m
 	req := request(o, m, stage)
+	if src.streamed() {
+		req.Open = src.openTable
+		if !src.allVerified() {
+			req.Verified = src.verifyRest
+		}
+	}
 	for _, t := range m.Tables {
 		if path.Dir(t.File) != archive.DirDatabase {
 			return fmt.Errorf("archive %s refused: data file %s is not in %s/", o.Archive, t.File, archive.DirDatabase)
@@ -319,7 +308,7 @@ func (r *Restorer) databaseStep(ctx context.Context, o Options, m *archive.Manif
 		dbRes.Issues = append(dbRes.Issues, stop.Issue)
 	}
 	if err != nil && stop == nil {
-		return err
+		return src.dataRefused(err)
 	}
 	if werr := writeOutput(o, m, dbRes); werr != nil {
 		log.Error("write restore output", "error", werr)

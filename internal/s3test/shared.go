@@ -4,9 +4,36 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
+
+const (
+	sharedPrefix = "hubble-s3test-"
+	ownerFile    = "owner.pid"
+)
+
+// removeOrphans removes the data of shared servers whose test binary died
+// without stopping them (killed by a timeout, say; the server itself dies
+// with it, by Pdeathsig).
+func removeOrphans() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), sharedPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		os.RemoveAll(d)
+	}
+}
 
 var shared struct {
 	once sync.Once
@@ -20,7 +47,11 @@ var shared struct {
 func Shared(t testing.TB) *Server {
 	t.Helper()
 	shared.once.Do(func() {
-		shared.dir, shared.err = os.MkdirTemp("", "hubble-s3test-")
+		removeOrphans()
+		shared.dir, shared.err = os.MkdirTemp("", sharedPrefix)
+		if shared.err == nil {
+			shared.err = os.WriteFile(filepath.Join(shared.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600)
+		}
 		if shared.err == nil {
 			shared.srv, shared.err = Start(context.Background(), shared.dir, t.Logf)
 		}

@@ -137,7 +137,7 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	b.printTargets(os.Stdout)
-	if set := o.offsiteSet; set != "none" && (set != "" || len(o.sets) > 0) {
+	if set := o.offsiteSet; set != "none" && o.only != "restore" && (set != "" || len(o.sets) > 0) {
 		if set == "" {
 			set = o.sets[0]
 		}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,7 +21,7 @@ type sample struct {
 	// backends, and the WAL writer and checkpointer working for them), read
 	// from /proc on the server's side.
 	server time.Duration
-	rssKB  int64 // the largest peak RSS of the process and its descendants
+	rssKB  int64 // the largest peak RSS of the process and of the descendants it waited for
 	bytes  int64 // output size (backups)
 }
 
@@ -38,7 +40,16 @@ func (r *runner) timed(prog string, args ...string) (string, sample, error) {
 	if err != nil {
 		return "", sample{}, err
 	}
-	cmd := exec.Command(prog, args...)
+	// The peak RSS comes from GNU time, which forks the tool from its own
+	// small process: a child Go starts shares the parent's memory until it
+	// execs, and Linux counts that in the child's peak (ru_maxrss).
+	rss, err := os.CreateTemp("", "bench-rss-*")
+	if err != nil {
+		return "", sample{}, err
+	}
+	rss.Close()
+	defer os.Remove(rss.Name())
+	cmd := exec.Command(timeBin, append([]string{"-f", "%M", "-o", rss.Name(), prog}, args...)...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -46,10 +57,10 @@ func (r *runner) timed(prog string, args ...string) (string, sample, error) {
 	s := sample{wall: time.Since(start)}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			s.rssKB = ru.Maxrss
 			s.client = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
+	s.rssKB = peakRSS(rss.Name())
 	name := prog
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		name = name[i+1:]
@@ -68,6 +79,20 @@ func (r *runner) timed(prog string, args ...string) (string, sample, error) {
 	r.log("  %-28s wall %6.2fs  client CPU %6.2fs  server CPU %6.2fs  RSS %5.1f MB", name+" "+firstArg(args),
 		s.wall.Seconds(), s.client.Seconds(), s.server.Seconds(), float64(s.rssKB)/1024)
 	return stdout.String(), s, nil
+}
+
+// timeBin is GNU time (Debian package time).
+const timeBin = "/usr/bin/time"
+
+// peakRSS reads the "%M" (kB) GNU time wrote last into path; 0 if none.
+func peakRSS(path string) int64 {
+	b, _ := os.ReadFile(path)
+	lines := strings.Fields(string(b))
+	if len(lines) == 0 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	return n
 }
 
 func firstArg(args []string) string {

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -11,13 +10,13 @@ import (
 
 // schemaDDL is the schema's definition taken by pg_dump under the snapshot.
 type schemaDDL struct {
-	dump     []byte // pg_dump custom format, schema only
-	preData  string // SQL of the pre-data section (objects, before rows)
-	postData string // SQL of the post-data section (indexes, constraints, ...)
+	dump     []byte     // pg_dump custom format, schema only
+	preData  tocSection // objects, before rows
+	postData tocSection // indexes, constraints, ...
 }
 
-// dumpSchema runs pg_dump once under the exported snapshot, then renders
-// the pre-data and post-data sections from its archive locally.
+// dumpSchema runs pg_dump once under the exported snapshot, then reads the
+// pre-data and post-data sections from its archive locally.
 func (e *Engine) dumpSchema(ctx context.Context, tools toolSet, snapshotID, schema string) (schemaDDL, error) {
 	args := []string{
 		"--snapshot=" + snapshotID,
@@ -37,26 +36,8 @@ func (e *Engine) dumpSchema(ctx context.Context, tools toolSet, snapshotID, sche
 		return schemaDDL{}, err
 	}
 	ddl := schemaDDL{dump: archive}
-	if ddl.preData, err = restoreSection(ctx, tools, archive, "pre-data"); err != nil {
-		return schemaDDL{}, err
-	}
-	if ddl.postData, err = restoreSection(ctx, tools, archive, "post-data"); err != nil {
+	if ddl.preData, ddl.postData, err = readTOC(ctx, tools, archive); err != nil {
 		return schemaDDL{}, err
 	}
 	return ddl, nil
-}
-
-// restoreSection turns one section of a custom-format archive into SQL;
-// pg_restore reads the archive from stdin and needs no database.
-func restoreSection(ctx context.Context, tools toolSet, archive []byte, section string) (string, error) {
-	cmd := engine.Command{
-		Path:  tools.path("pg_restore"),
-		Args:  []string{"--section=" + section, "--file=-"},
-		Stdin: bytes.NewReader(archive),
-	}
-	out, err := cmd.Output(ctx)
-	if err != nil {
-		return "", err
-	}
-	return string(out), nil
 }

@@ -54,6 +54,10 @@ type Engine struct {
 
 	mu      sync.Mutex
 	binDirs map[int]string // server major -> resolved tool directory
+
+	// Set by tests: beforeChange runs when a restore has planned and not
+	// yet changed anything, beforeUndo when a failed restore starts its undo.
+	beforeChange, beforeUndo func(context.Context)
 }
 
 var _ engine.Engine = (*Engine)(nil)

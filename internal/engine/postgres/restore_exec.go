@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/hubble/hubble-applianceapi/internal/engine"
@@ -18,9 +19,10 @@ import (
 // a failure undoes only that statement and is recorded; without it the
 // first failure is returned as a *engine.RestoreError.
 type executor struct {
-	conn *pgx.Conn
-	cont bool
-	rec  *issues
+	conn  *pgx.Conn
+	cont  bool
+	rec   *issues
+	ended bool // an entry ended the transaction it ran in
 }
 
 // issues collects failures from several goroutines.
@@ -41,7 +43,26 @@ func (is *issues) all() []engine.RestoreIssue {
 	return append([]engine.RestoreIssue(nil), is.list...)
 }
 
-// exec runs one statement about object.
+// entry runs one archive entry (sql, after its session setup) in the
+// executor's transaction, which it must leave open: SQL that ended it
+// (COMMIT, ROLLBACK) would leave the rest of the restore outside any
+// transaction and its undo wrong, so it stops the restore.
+func (x *executor) entry(ctx context.Context, e tocEntry, sql string) error {
+	run := sql
+	if e.Setup != "" {
+		run = e.Setup + "\n" + sql
+	}
+	err := x.exec(ctx, e.String(), run)
+	if st := x.conn.PgConn().TxStatus(); st == 'I' {
+		x.ended = true
+		if err == nil {
+			err = failure(ctx, e.String(), sql, errors.New("the entry ended the restore's transaction"))
+		}
+	}
+	return err
+}
+
+// exec runs one statement (or several, as one unit) about object.
 func (x *executor) exec(ctx context.Context, object, sql string) error {
 	if !x.cont {
 		if err := x.raw(ctx, sql); err != nil {
@@ -115,9 +136,14 @@ type renamer struct {
 }
 
 func newRenamer(source, target string) *renamer {
-	b := make([]byte, 6)
+	return &renamer{source: source, target: target, aside: "hubble_restore_aside_" + randomHex(6)}
+}
+
+// randomHex is n random bytes in hex, for names that must not collide.
+func randomHex(n int) string {
+	b := make([]byte, n)
 	_, _ = rand.Read(b)
-	return &renamer{source: source, target: target, aside: "hubble_restore_aside_" + hex.EncodeToString(b)}
+	return hex.EncodeToString(b)
 }
 
 func (r *renamer) needed() bool { return r.source != r.target }
@@ -155,18 +181,19 @@ func (r *renamer) leave(ctx context.Context, x *executor) error {
 	return nil
 }
 
-// runStatements executes pg_restore statements; preamble statements (the
-// SETs before the first entry) and the CREATE SCHEMA of the source schema
-// (created beforehand) are skipped.
-func runStatements(ctx context.Context, x *executor, list []statement, source string) error {
-	for _, st := range list {
-		if st.Entry.Type == "" {
+// runEntries executes pg_restore's entries, each as one unit; the CREATE
+// SCHEMA of the source schema becomes conditional (the schema exists:
+// created beforehand, or the target's).
+func runEntries(ctx context.Context, x *executor, list []tocEntry, source string) error {
+	for _, e := range list {
+		sql := e.SQL
+		if e.Type == "SCHEMA" && e.Name == source {
+			sql = createIfMissing(sql)
+		}
+		if strings.TrimSpace(sql) == "" {
 			continue
 		}
-		if st.Entry.Type == "SCHEMA" && st.Entry.Name == source && isCreateSchema(st.SQL) {
-			continue
-		}
-		if err := x.exec(ctx, st.Entry.String(), st.SQL); err != nil {
+		if err := x.entry(ctx, e, sql); err != nil {
 			return err
 		}
 	}
@@ -175,14 +202,9 @@ func runStatements(ctx context.Context, x *executor, list []statement, source st
 
 // runPreamble runs pg_dump's session settings (search_path, check of
 // function bodies, ...) that precede the first entry.
-func runPreamble(ctx context.Context, x *executor, list []statement) error {
-	for _, st := range list {
-		if st.Entry.Type != "" {
-			break
-		}
-		if err := x.must(ctx, "session settings", st.SQL); err != nil {
-			return err
-		}
+func runPreamble(ctx context.Context, x *executor, s tocSection) error {
+	if strings.TrimSpace(s.Preamble) == "" {
+		return nil
 	}
-	return nil
+	return x.must(ctx, "session settings", s.Preamble)
 }

@@ -6,10 +6,14 @@ package postgres
 //
 //   - build: an index, or a PRIMARY KEY / UNIQUE / EXCLUDE / CHECK
 //     constraint, on one table. It may run once that table's data is in.
-//   - foreign key: after every load and build (it needs the referenced
-//     table's unique index, and validating it reads both tables).
-//   - rest: everything else (triggers, rules, comments, grants, index
-//     attachments, statistics, ...), serially in one transaction at the end.
+//   - attach: ALTER INDEX ... ATTACH PARTITION, once every build is done (it
+//     needs the parent's and the partition's index), in pg_dump's order. A
+//     partitioned table's unique index is valid only when every partition's
+//     index is attached, and a foreign key referencing that table needs it.
+//   - foreign key: after every attachment (it needs the referenced table's
+//     valid unique index, and validating it reads both tables).
+//   - rest: everything else (triggers, rules, comments, grants, statistics,
+//     ...), serially in one transaction at the end.
 //
 // An entry that cannot be tied to a table goes to the rest: slower, never
 // wrong.
@@ -19,40 +23,33 @@ type jobKind int
 
 const (
 	jobBuild jobKind = iota
+	jobAttach
 	jobForeignKey
 	jobRest
 )
 
-// postJob is one post-data entry: its statements run in order on one
-// connection, each in its own transaction.
+// postJob is one post-data entry (the attach phase makes one job of all
+// its entries, in order), each entry run as one unit on one connection in
+// its own transaction.
 type postJob struct {
-	entry tocEntry
-	stmts []statement
-	kind  jobKind
-	table string // schema + "." + table the entry builds on ("" = unknown)
-	cost  int64  // the table's data bytes: larger first
+	entries []tocEntry
+	kind    jobKind
+	table   string // schema + "." + table the entry builds on ("" = unknown)
+	cost    int64  // the table's data bytes: larger first
 }
 
-// splitPostData groups the post-data statements by entry (consecutive
-// statements with the same TOC header, e.g. CREATE INDEX then ALTER TABLE
-// ... CLUSTER ON) and classifies each group. Preamble statements are left
-// out.
-func splitPostData(list []statement) []*postJob {
+// splitPostData classifies the post-data entries.
+func splitPostData(list []tocEntry) []*postJob {
 	var jobs []*postJob
-	for _, st := range list {
-		if st.Entry.Type == "" {
-			continue
-		}
-		if n := len(jobs); n > 0 && jobs[n-1].entry == st.Entry {
-			jobs[n-1].stmts = append(jobs[n-1].stmts, st)
-			continue
-		}
-		j := &postJob{entry: st.Entry, stmts: []statement{st}, kind: jobRest}
-		switch st.Entry.Type {
+	for _, e := range list {
+		j := &postJob{entries: []tocEntry{e}, kind: jobRest}
+		switch e.Type {
 		case "INDEX", "CONSTRAINT", "CHECK CONSTRAINT":
-			if j.table = builtOn(st.SQL); j.table != "" {
+			if j.table = builtOn(e.SQL); j.table != "" {
 				j.kind = jobBuild
 			}
+		case "INDEX ATTACH":
+			j.kind = jobAttach
 		case "FK CONSTRAINT":
 			j.kind = jobForeignKey
 		}

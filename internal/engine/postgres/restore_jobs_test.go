@@ -28,45 +28,31 @@ func TestBuiltOn(t *testing.T) {
 }
 
 func TestSplitPostData(t *testing.T) {
-	sql := `SET statement_timeout = 0;
---
--- Name: t t_pkey; Type: CONSTRAINT; Schema: hubble; Owner: postgres
---
-ALTER TABLE ONLY hubble.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);
---
--- Name: t_idx; Type: INDEX; Schema: hubble; Owner: postgres
---
-CREATE INDEX t_idx ON hubble.t USING btree (x);
-ALTER TABLE hubble.t CLUSTER ON t_idx;
---
--- Name: c_idx; Type: INDEX ATTACH; Schema: hubble; Owner: postgres
---
-ALTER INDEX hubble.p_idx ATTACH PARTITION hubble.c_idx;
---
--- Name: u u_t_fkey; Type: FK CONSTRAINT; Schema: hubble; Owner: postgres
---
-ALTER TABLE ONLY hubble.u ADD CONSTRAINT u_t_fkey FOREIGN KEY (t_id) REFERENCES hubble.t(id);
---
--- Name: t trg; Type: TRIGGER; Schema: hubble; Owner: postgres
---
-CREATE TRIGGER trg AFTER INSERT ON hubble.t FOR EACH ROW EXECUTE FUNCTION hubble.f();
-`
+	e := func(name, typ, sql string) tocEntry {
+		return tocEntry{Name: name, Type: typ, Schema: "hubble", SQL: sql}
+	}
+	entries := []tocEntry{
+		e("t t_pkey", "CONSTRAINT", "ALTER TABLE ONLY hubble.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (id);"),
+		e("t_idx", "INDEX", "CREATE INDEX t_idx ON hubble.t USING btree (x);\n\n\nALTER TABLE hubble.t CLUSTER ON t_idx;"),
+		e("c_idx", "INDEX ATTACH", "ALTER INDEX hubble.p_idx ATTACH PARTITION hubble.c_idx;"),
+		e("u u_t_fkey", "FK CONSTRAINT", "ALTER TABLE ONLY hubble.u\n    ADD CONSTRAINT u_t_fkey FOREIGN KEY (t_id) REFERENCES hubble.t(id);"),
+		e("t trg", "TRIGGER", "CREATE TRIGGER trg AFTER INSERT ON hubble.t FOR EACH ROW EXECUTE FUNCTION hubble.f();"),
+	}
 	type job struct {
 		Name  string
 		Kind  jobKind
 		Table string
-		Stmts int
 	}
 	var got []job
-	for _, j := range splitPostData(splitSQL(sql)) {
-		got = append(got, job{j.entry.Name, j.kind, j.table, len(j.stmts)})
+	for _, j := range splitPostData(entries) {
+		got = append(got, job{j.entries[0].Name, j.kind, j.table})
 	}
 	want := []job{
-		{"t t_pkey", jobBuild, "hubble.t", 1},
-		{"t_idx", jobBuild, "hubble.t", 2},
-		{"c_idx", jobRest, "", 1},
-		{"u u_t_fkey", jobForeignKey, "", 1},
-		{"t trg", jobRest, "", 1},
+		{"t t_pkey", jobBuild, "hubble.t"},
+		{"t_idx", jobBuild, "hubble.t"},
+		{"c_idx", jobAttach, ""},
+		{"u u_t_fkey", jobForeignKey, ""},
+		{"t trg", jobRest, ""},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("splitPostData (-want +got):\n%s", diff)

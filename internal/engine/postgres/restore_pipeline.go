@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -18,10 +16,11 @@ import (
 // pipeline is steps 2 and 3a of a restore into the archive's own schema
 // name: req.Workers connections load the tables (largest first) and build
 // each table's indexes and key constraints as soon as its data is in, then
-// add the foreign keys. Whatever one worker finishes lets another start, so
-// every connection stays busy until the end, as with pg_restore -j.
+// attach the partitions' indexes to their parents' and add the foreign
+// keys. Whatever one worker finishes lets another start, so every
+// connection stays busy until the end, as with pg_restore -j.
 //
-// Each statement runs in its own transaction: a failure leaves what the
+// Each entry runs in its own transaction: a failure leaves what the
 // restore created so far, which the caller's undo drops (indexes and
 // constraints go with their tables).
 type pipeline struct {
@@ -41,25 +40,30 @@ type pipeline struct {
 	loads    []engine.RestoreTable
 	ready    []*postJob            // runnable, largest cost last
 	waiting  map[string][]*postJob // table -> builds waiting for its load
-	fks      []*postJob
-	pending  int // loads and builds not finished
-	loading  int // loads not finished
-	fkPhase  bool
+	phases   [][]*postJob          // after the builds: the attachments, then the foreign keys
+	holders  map[*session]bool     // sessions holding loaded tables (and their builds) uncommitted
+	pending  int                   // loads and jobs of the current phase not finished
+	loading  int                   // loads not finished
 	firstErr error
 	cancel   context.CancelCauseFunc
+	verify   func(context.Context) error // req.Verified, once
+	stripes  []*stripe                   // striped loads in progress, open to more lanes
 }
 
 // task is one unit of a worker's work: a table to load or a post-data job.
 type task struct {
-	load *engine.RestoreTable
-	job  *postJob
+	load   *engine.RestoreTable
+	job    *postJob
+	lane   *lane // a lane of a striped load another worker runs
+	inline int   // builds the load ran in its own transaction (held loads)
+	commit bool  // commit the held loads, now that every load is done
 }
 
 // runPipeline loads the data and runs the build and foreign key jobs; it
 // returns the jobs left for the final transaction.
 func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *restoreScript, rec *issues) (tables int, rows int64, rest []*postJob, err error) {
 	p := &pipeline{e: e, req: req, script: s, rec: rec, target: targetOf(req), waiting: map[string][]*postJob{},
-		wake: make(chan struct{})}
+		wake: make(chan struct{}), verify: verifier(req)}
 	size := map[string]int64{}
 	for _, t := range req.Tables {
 		p.loads = append(p.loads, t)
@@ -69,7 +73,9 @@ func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *
 	sort.SliceStable(p.loads, func(i, j int) bool { return p.loads[i].Bytes > p.loads[j].Bytes })
 	p.loading = len(p.loads)
 	p.pending = len(p.loads)
-	for _, j := range splitPostData(s.postData) {
+	attach := &postJob{kind: jobAttach}
+	var fks []*postJob
+	for _, j := range splitPostData(s.postData.Entries) {
 		switch j.kind {
 		case jobBuild:
 			p.pending++
@@ -79,12 +85,18 @@ func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *
 			} else {
 				p.ready = append(p.ready, j) // no data file: a partitioned parent, a view, ...
 			}
+		case jobAttach:
+			attach.entries = append(attach.entries, j.entries...)
 		case jobForeignKey:
-			p.fks = append(p.fks, j)
+			fks = append(fks, j)
 		default:
 			rest = append(rest, j)
 		}
 	}
+	if len(attach.entries) > 0 {
+		p.phases = append(p.phases, []*postJob{attach})
+	}
+	p.phases = append(p.phases, fks)
 	p.sortReady()
 	p.advance()
 
@@ -104,9 +116,13 @@ func (e *Engine) runPipeline(ctx context.Context, req engine.RestoreRequest, s *
 		}()
 	}
 	wg.Wait()
-	buildEnd("foreign_keys", len(p.fks))
+	buildEnd("foreign_keys", len(fks))
 	if p.firstErr == nil && ctx.Err() != nil {
 		p.firstErr = context.Cause(ctx)
+	}
+	if p.firstErr == nil {
+		// Nothing was held (no table to load): the verdict still decides.
+		p.firstErr = p.verify(ctx)
 	}
 	return int(p.loaded.Load()), p.rows.Load(), rest, p.firstErr
 }
@@ -125,8 +141,10 @@ func (p *pipeline) fail(err error) {
 }
 
 // next returns the next task, waiting while nothing is runnable but other
-// workers may still make something runnable; ok is false at the end.
-func (p *pipeline) next(ctx context.Context) (task, bool) {
+// workers may still make something runnable; ok is false at the end. A
+// worker holding loaded tables (held) is told to commit them as soon as the
+// last load is done: what follows may need them.
+func (p *pipeline) next(ctx context.Context, held bool) (task, bool) {
 	for {
 		p.mu.Lock()
 		if ctx.Err() != nil {
@@ -134,7 +152,12 @@ func (p *pipeline) next(ctx context.Context) (task, bool) {
 			return task{}, false
 		}
 		switch {
-		case len(p.ready) > 0:
+		case held && p.loading == 0:
+			p.mu.Unlock()
+			return task{commit: true}, true
+		case len(p.ready) > 0 && (p.req.Verified == nil || p.loading == 0):
+			// Held loads keep their tables until the last load is done:
+			// what would use them waits until then, loads go first.
 			j := p.ready[len(p.ready)-1]
 			p.ready = p.ready[:len(p.ready)-1]
 			p.mu.Unlock()
@@ -144,7 +167,17 @@ func (p *pipeline) next(ctx context.Context) (task, bool) {
 			p.loads = p.loads[1:]
 			p.mu.Unlock()
 			return task{load: &t}, true
-		case p.pending == 0 && p.fkPhase:
+		case len(p.stripes) > 0:
+			// Nothing else to load: help load a striped table.
+			st := p.stripes[0]
+			p.stripes = p.stripes[1:] // one lane per worker and stripe: taken by this one
+			if l := st.join(); l != nil {
+				p.mu.Unlock()
+				return task{lane: l}, true
+			}
+			p.mu.Unlock()
+			continue
+		case p.pending == 0 && len(p.phases) == 0:
 			p.mu.Unlock()
 			return task{}, false
 		}
@@ -161,6 +194,9 @@ func (p *pipeline) next(ctx context.Context) (task, bool) {
 // finished records the end of a task (successful or not, with
 // ContinueOnError) and makes what it unblocks runnable.
 func (p *pipeline) finished(t task) {
+	if t.lane != nil {
+		return // the striped load's owner finishes it
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if t.load != nil {
@@ -168,6 +204,7 @@ func (p *pipeline) finished(t task) {
 		p.ready = append(p.ready, p.waiting[key]...)
 		delete(p.waiting, key)
 		p.sortReady()
+		p.pending -= t.inline
 		p.loading--
 		if p.loading == 0 {
 			p.dataEnd("tables", p.loaded.Load(), "rows", p.rows.Load())
@@ -179,44 +216,64 @@ func (p *pipeline) finished(t task) {
 	p.wake = make(chan struct{})
 }
 
-// advance starts the foreign keys once every load and build is done
+// advance starts the next phase (the attachments, then the foreign keys)
+// once every load and job of the current one is done and every held
+// session committed: another session cannot see an index built in an
+// uncommitted transaction, and ALTER INDEX ... ATTACH PARTITION names it
 // (p.mu held, or before the workers start).
 func (p *pipeline) advance() {
-	if p.pending == 0 && !p.fkPhase {
-		p.fkPhase = true
-		p.ready = append(p.ready, p.fks...)
-		p.pending = len(p.fks)
+	for p.pending == 0 && len(p.holders) == 0 && len(p.phases) > 0 {
+		p.ready = append(p.ready, p.phases[0]...)
+		p.pending = len(p.phases[0])
+		p.phases = p.phases[1:]
 	}
 }
 
 func (p *pipeline) worker(ctx context.Context) {
-	conn, err := p.connect(ctx)
+	ses, err := newSession(ctx, p.req, p.connect)
 	if err != nil {
 		p.fail(err)
 		return
 	}
-	defer func() { closeConn(conn) }()
+	defer ses.close()
 	for {
-		t, ok := p.next(ctx)
+		t, ok := p.next(ctx, ses.held)
 		if !ok {
-			return
+			break
 		}
-		if t.load != nil {
-			err = p.load(ctx, conn, *t.load)
-		} else {
-			err = p.run(ctx, conn, t.job)
+		if t.commit {
+			if err := p.commitHeld(ctx, ses); err != nil {
+				p.fail(err)
+				return
+			}
+			continue
+		}
+		switch {
+		case t.lane != nil:
+			err = p.loadLane(ctx, ses, t.lane)
+		case t.load != nil:
+			t.inline, err = p.load(ctx, ses, *t.load)
+		default:
+			// What comes after the loads may need their tables: the
+			// session's held ones are committed first.
+			if err = p.commitHeld(ctx, ses); err == nil {
+				err = p.run(ctx, ses.conn, t.job)
+			}
 		}
 		if err != nil {
 			p.fail(err)
 			return
 		}
-		if conn.IsClosed() { // possible only with ContinueOnError
-			if conn, err = p.connect(ctx); err != nil {
+		if ses.conn.IsClosed() { // possible only with ContinueOnError
+			if ses.conn, err = p.connect(ctx); err != nil {
 				p.fail(err)
 				return
 			}
 		}
 		p.finished(t)
+	}
+	if err := p.commitHeld(ctx, ses); err != nil {
+		p.fail(err)
 	}
 }
 
@@ -230,7 +287,7 @@ func (p *pipeline) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, err
 	}
 	x := &executor{conn: conn}
-	if err := runPreamble(ctx, x, p.script.postData); err != nil {
+	if err := x.must(ctx, "session settings", p.script.postData.Preamble); err != nil {
 		closeConn(conn)
 		return nil, err
 	}
@@ -241,46 +298,18 @@ func (p *pipeline) connect(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// load copies one table; with ContinueOnError a failure is recorded.
-func (p *pipeline) load(ctx context.Context, conn *pgx.Conn, t engine.RestoreTable) error {
-	progress := func(n int64) {
-		d := p.done.Add(n)
-		if p.req.Progress != nil {
-			p.req.Progress(d, p.total)
-		}
-	}
-	n, err := copyIn(ctx, conn, p.target, t, p.script.columns[t.File], filepath.Join(p.req.Dir, t.File), progress)
-	object := "TABLE " + p.target + "." + t.Name
-	statement := "COPY " + quoteIdent(p.target, t.Name) + " FROM " + t.File
-	var issue engine.RestoreIssue
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return ctx.Err()
-	case err != nil:
-		issue = issueOf(object, statement, err)
-	case n != t.Rows:
-		issue = engine.RestoreIssue{Object: object, Statement: statement,
-			Reason: fmt.Sprintf("row count mismatch: %d rows loaded, the manifest says %d", n, t.Rows)}
-	default:
-		p.rows.Add(n)
-		p.loaded.Add(1)
-		return nil
-	}
-	if !p.req.ContinueOnError {
-		return &engine.RestoreError{Issue: issue}
-	}
-	p.rec.add(issue)
-	return nil
-}
-
-// run executes one job's statements, each in its own transaction. A
-// deadlock (two foreign keys locking the same pair of tables in opposite
-// order) is retried: the statement that lost was rolled back.
+// run executes one job's entries, each in its own transaction. A deadlock
+// (two foreign keys locking the same pair of tables in opposite order) is
+// retried: the entry that lost was rolled back.
 func (p *pipeline) run(ctx context.Context, conn *pgx.Conn, j *postJob) error {
-	for _, st := range j.stmts {
+	for _, e := range j.entries {
+		sql := e.SQL
+		if e.Setup != "" {
+			sql = e.Setup + "\n" + sql
+		}
 		var err error
 		for attempt := 0; ; attempt++ {
-			_, err = conn.PgConn().Exec(ctx, st.SQL).ReadAll()
+			_, err = conn.PgConn().Exec(ctx, sql).ReadAll()
 			var pe *pgconn.PgError
 			if err == nil || attempt == 5 || !errors.As(err, &pe) || pe.Code != "40P01" {
 				break
@@ -298,9 +327,9 @@ func (p *pipeline) run(ctx context.Context, conn *pgx.Conn, j *postJob) error {
 			return ctx.Err()
 		}
 		if !p.req.ContinueOnError {
-			return &engine.RestoreError{Issue: issueOf(st.Entry.String(), st.SQL, err)}
+			return &engine.RestoreError{Issue: issueOf(e.String(), e.SQL, err)}
 		}
-		p.rec.add(issueOf(st.Entry.String(), st.SQL, err))
+		p.rec.add(issueOf(e.String(), e.SQL, err))
 	}
 	return nil
 }

@@ -64,32 +64,28 @@ func (e *Engine) plan(ctx context.Context, q querier, req engine.RestoreRequest,
 		return p, nil, fmt.Errorf("inspect target schema %q: %w", target, err)
 	}
 
-	// The archive's tables: every data file's table, and from the DDL the
-	// tables without a file (partitioned parents).
-	names := map[string]bool{}
-	for _, t := range req.Tables {
-		names[t.Name] = true
-	}
-	for _, st := range s.preData {
-		if st.Entry.Type == "TABLE" && st.Entry.Schema == req.SourceSchema {
-			names[st.Entry.Name] = true
-		}
-	}
 	var conflicts []conflict
 	if p.SchemaExists {
-		if conflicts, err = findConflicts(ctx, q, target, names, req.Clean); err != nil {
+		if conflicts, err = findConflicts(ctx, q, target, archiveRelations(req, s), req.Clean); err != nil {
 			return p, nil, err
 		}
 	}
 	for _, c := range conflicts {
 		p.Conflicts = append(p.Conflicts, c.RestoreConflict)
 	}
+	if p.MissingObjects, err = missingRequirements(ctx, q, s.requires); err != nil {
+		return p, nil, err
+	}
+	p.ObjectsChecked = s.requires != nil
 
 	// Roles that own or are granted the archive's objects.
 	roleSet := map[string]bool{}
-	for _, list := range [][]statement{s.preData, s.postData} {
-		for _, st := range list {
-			for _, r := range rolesNamed(st.SQL) {
+	for _, list := range [][]tocEntry{s.preData.Entries, s.postData.Entries} {
+		for _, e := range list {
+			if e.Owner != "" {
+				roleSet[e.Owner] = true
+			}
+			for _, r := range rolesNamed(e.SQL) {
 				roleSet[r] = true
 			}
 		}
@@ -109,16 +105,31 @@ func (e *Engine) plan(ctx context.Context, q querier, req engine.RestoreRequest,
 	}
 
 	if target != req.SourceSchema {
-		for _, st := range s.preData {
-			switch st.Entry.Type {
+		for _, e := range s.preData.Entries {
+			switch e.Type {
 			case "FUNCTION", "PROCEDURE", "AGGREGATE":
-				if namesSchema(st.SQL, req.SourceSchema) {
-					p.FunctionsNamingSchema = append(p.FunctionsNamingSchema, st.Entry.Type+" "+target+"."+st.Entry.Name)
+				if namesSchema(e.SQL, req.SourceSchema) {
+					p.FunctionsNamingSchema = append(p.FunctionsNamingSchema, e.Type+" "+target+"."+e.Name)
 				}
 			}
 		}
 	}
 	return p, conflicts, nil
+}
+
+// archiveRelations names the archive's tables: every data file's table,
+// and from the DDL the tables without a file (partitioned parents).
+func archiveRelations(req engine.RestoreRequest, s *restoreScript) map[string]bool {
+	names := map[string]bool{}
+	for _, t := range req.Tables {
+		names[t.Name] = true
+	}
+	for _, e := range s.preData.Entries {
+		if e.Type == "TABLE" && e.Schema == req.SourceSchema {
+			names[e.Name] = true
+		}
+	}
+	return names
 }
 
 // findConflicts looks up each of names among the relations of schema.

@@ -11,14 +11,16 @@ import (
 )
 
 // restoreScript is what the restore takes from an extracted archive: the
-// DDL of schema.dump split into statements, and from copy.in (which the
-// dump side renders) each data file's column list, the sequence values and
-// the materialized views in refresh order.
+// entries of schema.dump's table of contents, and from copy.in (which the
+// dump side renders) each data file's column list, the sequence values, the
+// materialized views in refresh order and the objects outside the schema the
+// schema needs.
 type restoreScript struct {
-	preData, postData []statement
+	preData, postData tocSection
 	columns           map[string][]string // data file -> columns, as COPY'd out
 	sequences         []sequenceValue
 	matviews          []string
+	requires          []requirement // nil: an archive from before the list was written
 }
 
 const (
@@ -35,15 +37,11 @@ func (e *Engine) loadScript(ctx context.Context, tools toolSet, dir string) (*re
 	if err != nil {
 		return nil, fmt.Errorf("read schema dump: %w", err)
 	}
-	pre, err := restoreSection(ctx, tools, dump, "pre-data")
+	pre, post, err := readTOC(ctx, tools, dump)
 	if err != nil {
-		return nil, fmt.Errorf("read pre-data section of %s: %w", SchemaDumpFile, err)
+		return nil, fmt.Errorf("read %s: %w", SchemaDumpFile, err)
 	}
-	post, err := restoreSection(ctx, tools, dump, "post-data")
-	if err != nil {
-		return nil, fmt.Errorf("read post-data section of %s: %w", SchemaDumpFile, err)
-	}
-	s := &restoreScript{preData: splitSQL(pre), postData: splitSQL(post), columns: map[string][]string{}}
+	s := &restoreScript{preData: pre, postData: post, columns: map[string][]string{}}
 	if err := s.readCopyIn(filepath.Join(dir, CopyInFile)); err != nil {
 		return nil, err
 	}
@@ -64,11 +62,20 @@ func (s *restoreScript) readCopyIn(path string) error {
 	for sc.Scan() {
 		line := sc.Text()
 		switch line {
-		case dataMarker, seqMarker, postMarker, matviewMarker:
+		case requiresMarker, dataMarker, seqMarker, postMarker, matviewMarker:
 			section = line
 			continue
 		}
 		switch section {
+		case requiresMarker:
+			if s.requires != nil || !strings.HasPrefix(line, "[") {
+				continue
+			}
+			reqs, err := parseRequires(line)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", CopyInFile, err)
+			}
+			s.requires = reqs
 		case dataMarker:
 			if !strings.HasPrefix(line, `\copy `) {
 				continue
@@ -105,12 +112,19 @@ func (s *restoreScript) readCopyIn(path string) error {
 	return nil
 }
 
-// parseCopyLine reads `\copy "s"."t" ("a", "b") FROM 'file'`.
+// parseCopyLine reads `\copy "s"."t" ("a", "b") FROM 'file'`, or
+// `\copy "s"."t" FROM 'file'` for a table without columns.
 func parseCopyLine(line string) (file string, cols []string, err error) {
 	bad := fmt.Errorf("unexpected line %q", line)
 	rest := strings.TrimPrefix(line, `\copy `)
 	parts, i, ok := readIdents(rest, 0)
-	if !ok || len(parts) != 2 || !strings.HasPrefix(rest[i:], " (") {
+	if !ok || len(parts) != 2 {
+		return "", nil, bad
+	}
+	if tail, ok := strings.CutPrefix(rest[i:], " FROM '"); ok && strings.HasSuffix(tail, "'") {
+		return strings.TrimSuffix(tail, "'"), []string{}, nil
+	}
+	if !strings.HasPrefix(rest[i:], " (") {
 		return "", nil, bad
 	}
 	i += 2

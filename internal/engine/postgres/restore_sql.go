@@ -1,86 +1,11 @@
 package postgres
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
-// The restore executes pg_restore's SQL output statement by statement, so
-// that each failure is tied to its object and --continue-on-error can go on
-// past it. The splitter below follows PostgreSQL's lexical rules for what
-// can hide a semicolon: quoted strings (standard and E''), quoted
-// identifiers, dollar-quoted bodies, line and nested block comments. psql
-// meta-commands (\restrict, \connect) are skipped.
-
-// tocEntry is the object a statement belongs to, read from the comment
-// pg_dump writes before each archive entry:
-// "-- Name: gl_budget; Type: TABLE; Schema: hubble; Owner: postgres".
-type tocEntry struct {
-	Name, Type, Schema, Owner string
-}
-
-// String names the object for messages: "VIEW hubble.v_totals".
-func (e tocEntry) String() string {
-	if e.Type == "" {
-		return "(preamble)"
-	}
-	if e.Schema == "" || e.Schema == "-" {
-		return e.Type + " " + e.Name
-	}
-	switch e.Type {
-	case "COMMENT", "ACL", "SECURITY LABEL":
-		// Name is "<KIND> <name>": the statement is about that object.
-		if kind, name, ok := strings.Cut(e.Name, " "); ok {
-			return e.Type + " ON " + kind + " " + e.Schema + "." + name
-		}
-	}
-	return e.Type + " " + e.Schema + "." + e.Name
-}
-
-// statement is one SQL statement of pg_restore's output, without its
-// trailing semicolon.
-type statement struct {
-	SQL   string
-	Entry tocEntry
-}
-
-var tocHeader = regexp.MustCompile(`^-- (?:Data for )?Name: (.*?); Type: ([A-Z][A-Z ]*); Schema: (.*?); Owner: (.*)$`)
-
-// splitSQL splits pg_restore's plain SQL output into statements.
-func splitSQL(sql string) []statement {
-	var out []statement
-	var cur tocEntry
-	i, n := 0, len(sql)
-	for i < n {
-		// Between statements: whitespace, comments, meta-command lines.
-		c := sql[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-			continue
-		case strings.HasPrefix(sql[i:], "--"):
-			end := lineEnd(sql, i)
-			if m := tocHeader.FindStringSubmatch(strings.TrimRight(sql[i:end], "\r\n")); m != nil {
-				cur = tocEntry{Name: m[1], Type: m[2], Schema: m[3], Owner: m[4]}
-			}
-			i = end
-			continue
-		case strings.HasPrefix(sql[i:], "/*"):
-			i = blockCommentEnd(sql, i)
-			continue
-		case c == '\\':
-			i = lineEnd(sql, i)
-			continue
-		}
-		end := statementEnd(sql, i)
-		text := strings.TrimSpace(sql[i:end])
-		if text != "" {
-			out = append(out, statement{SQL: text, Entry: cur})
-		}
-		i = end + 1
-	}
-	return out
-}
+// A small lexer for analysing (never executing) pg_dump's SQL: it finds the
+// roles an entry names and the table an index is built on. It follows
+// PostgreSQL's lexical rules for quoted strings (standard and E''), quoted
+// identifiers, dollar-quoted bodies, line and nested block comments.
 
 func lineEnd(s string, i int) int {
 	if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
@@ -106,22 +31,6 @@ func blockCommentEnd(s string, i int) int {
 		default:
 			i++
 		}
-	}
-	return len(s)
-}
-
-// statementEnd returns the index of the semicolon ending the statement that
-// starts at i, or len(s).
-func statementEnd(s string, i int) int {
-	for i < len(s) {
-		j := skipToken(s, i)
-		if j == i {
-			if s[i] == ';' {
-				return i
-			}
-			j = i + 1
-		}
-		i = j
 	}
 	return len(s)
 }
@@ -244,9 +153,32 @@ func tokenize(s string) []token {
 // isName reports whether t is an identifier (quoted, or a word).
 func (t token) isName() bool { return t.kind == 'w' || t.kind == 'i' }
 
-// rolesNamed returns the roles a statement names as owner or grantee.
+// rolesNamed returns the roles the statements of sql name as owner or
+// grantee.
 func rolesNamed(sql string) []string {
+	var roles []string
 	toks := tokenize(sql)
+	for len(toks) > 0 {
+		end := 0
+		for depth := 0; end < len(toks); end++ {
+			if t := toks[end]; t.kind == 'p' {
+				if t.text == "(" {
+					depth++
+				} else if t.text == ")" {
+					depth--
+				} else if t.text == ";" && depth == 0 {
+					break
+				}
+			}
+		}
+		roles = append(roles, statementRoles(toks[:end])...)
+		toks = toks[min(end+1, len(toks)):]
+	}
+	return roles
+}
+
+// statementRoles returns the roles one statement names as owner or grantee.
+func statementRoles(toks []token) []string {
 	var roles []string
 	add := func(t token) {
 		if !t.isName() {
@@ -318,14 +250,6 @@ func rolesNamed(sql string) []string {
 		list(lastTo + 1)
 	}
 	return roles
-}
-
-// isCreateSchema reports whether sql is "CREATE SCHEMA name" (pg_dump's
-// form, without AUTHORIZATION or elements).
-func isCreateSchema(sql string) bool {
-	toks := tokenize(sql)
-	return len(toks) == 3 && toks[0].kind == 'w' && toks[0].text == "create" &&
-		toks[1].kind == 'w' && toks[1].text == "schema" && toks[2].isName()
 }
 
 // namesSchema reports whether a function definition's quoted strings (its

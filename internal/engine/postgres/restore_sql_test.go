@@ -7,39 +7,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestSplitSQL(t *testing.T) {
-	sql := `SET a = 1;
---
--- Name: f(); Type: FUNCTION; Schema: s; Owner: o
---
-
-CREATE FUNCTION s.f() RETURNS text AS $_$ SELECT 'x;y' || $1; $_$;
-\restrict abc
--- Name: "odd;name"; Type: TABLE; Schema: s; Owner: o
-CREATE TABLE s."odd;name" (a text DEFAULT E'it\'s;' /* c; */, b text DEFAULT 'a''b;'); -- trailing; comment
-COMMENT ON TABLE s."odd;name" IS $$-- not a comment; $$;
-`
-	got := splitSQL(sql)
-	var texts, objects []string
-	for _, st := range got {
-		texts = append(texts, st.SQL)
-		objects = append(objects, st.Entry.String())
-	}
-	wantTexts := []string{
-		"SET a = 1",
-		"CREATE FUNCTION s.f() RETURNS text AS $_$ SELECT 'x;y' || $1; $_$",
-		`CREATE TABLE s."odd;name" (a text DEFAULT E'it\'s;' /* c; */, b text DEFAULT 'a''b;')`,
-		`COMMENT ON TABLE s."odd;name" IS $$-- not a comment; $$`,
-	}
-	if diff := cmp.Diff(wantTexts, texts); diff != "" {
-		t.Errorf("statements (-want +got):\n%s", diff)
-	}
-	wantObjects := []string{"(preamble)", "FUNCTION s.f()", `TABLE s."odd;name"`, `TABLE s."odd;name"`}
-	if diff := cmp.Diff(wantObjects, objects); diff != "" {
-		t.Errorf("objects (-want +got):\n%s", diff)
-	}
-}
-
 func TestRolesNamed(t *testing.T) {
 	tests := []struct {
 		sql  string
@@ -54,6 +21,9 @@ func TestRolesNamed(t *testing.T) {
 		{`ALTER DEFAULT PRIVILEGES FOR ROLE admin IN SCHEMA s GRANT SELECT ON TABLES TO app`, []string{"admin", "app"}},
 		{`CREATE POLICY p ON s.t TO app USING (true)`, []string{"app"}},
 		{`CREATE TABLE s.t (owner text, "to" text)`, nil},
+		// One entry, several statements.
+		{"REVOKE ALL ON TABLE s.t FROM PUBLIC;\nGRANT SELECT ON TABLE s.t TO app;\nGRANT ALL ON TABLE s.t TO \"Admin\";", []string{"app", "Admin"}},
+		{"CREATE TABLE s.t (a text DEFAULT 'x;y');\n\nALTER TABLE s.t OWNER TO owner1;", []string{"owner1"}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, rolesNamed(tt.sql)); diff != "" {
@@ -89,6 +59,11 @@ func TestParseCopyLine(t *testing.T) {
 	}
 	if _, _, err := parseCopyLine(`\copy x FROM 'y'`); err == nil {
 		t.Error("malformed line accepted")
+	}
+	// A table without columns: no column list (COPY t () is a syntax error).
+	file, cols, err = parseCopyLine(`\copy "s"."no cols" FROM 'no_cols.s'`)
+	if err != nil || file != "no_cols.s" || cols == nil || len(cols) != 0 {
+		t.Errorf("parseCopyLine(no columns) = %q, %q, %v", file, cols, err)
 	}
 	v, err := parseSetval(`SELECT pg_catalog.setval('"s"."it''s seq"', 123455, true);`)
 	if err != nil || v.Name != "it's seq" || v.LastValue != 123455 || !v.IsCalled {

@@ -2,21 +2,33 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// The undo after a failed restore brings the target back to what it held
+// before: it drops every object of the schema the restore created (the
+// whole schema when the restore created it), moves the conflicting tables
+// it had set aside back, puts back the schema's owner, comment and
+// privileges, and drops the roles it created. It then lists the schema
+// again: whatever is still there that was not before is reported by name,
+// never passed over.
 
 // objectID identifies a catalog object; OIDs survive schema renames.
 type objectID struct {
 	classid, objid uint32
 }
 
-// schemaObjectsSQL lists the droppable objects of a schema: relations
-// (indexes and toast go with their tables), functions, types that are not
-// a table's row type, an array or a multirange, collations, operators,
-// statistics objects, text search objects and conversions.
+// schemaObjectsSQL lists every object that lives in a schema, except the
+// parts of another (indexes, constraints, triggers, rules, policies and
+// defaults go with their table or type; a table's row type, array types
+// and multiranges with theirs) and members of extensions.
 const schemaObjectsSQL = `SELECT o.classid, o.objid, i.type, i.identity
 FROM (
 	SELECT 'pg_catalog.pg_class'::regclass::oid AS classid, c.oid AS objid FROM pg_catalog.pg_class c
@@ -27,11 +39,15 @@ FROM (
 		AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c')
 		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)
 	UNION ALL SELECT 'pg_catalog.pg_collation'::regclass, oid FROM pg_catalog.pg_collation WHERE collnamespace = $1
+	UNION ALL SELECT 'pg_catalog.pg_conversion'::regclass, oid FROM pg_catalog.pg_conversion WHERE connamespace = $1
 	UNION ALL SELECT 'pg_catalog.pg_operator'::regclass, oid FROM pg_catalog.pg_operator WHERE oprnamespace = $1
+	UNION ALL SELECT 'pg_catalog.pg_opclass'::regclass, oid FROM pg_catalog.pg_opclass WHERE opcnamespace = $1
+	UNION ALL SELECT 'pg_catalog.pg_opfamily'::regclass, oid FROM pg_catalog.pg_opfamily WHERE opfnamespace = $1
 	UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::regclass, oid FROM pg_catalog.pg_statistic_ext WHERE stxnamespace = $1
 	UNION ALL SELECT 'pg_catalog.pg_ts_config'::regclass, oid FROM pg_catalog.pg_ts_config WHERE cfgnamespace = $1
 	UNION ALL SELECT 'pg_catalog.pg_ts_dict'::regclass, oid FROM pg_catalog.pg_ts_dict WHERE dictnamespace = $1
-	UNION ALL SELECT 'pg_catalog.pg_conversion'::regclass, oid FROM pg_catalog.pg_conversion WHERE connamespace = $1
+	UNION ALL SELECT 'pg_catalog.pg_ts_parser'::regclass, oid FROM pg_catalog.pg_ts_parser WHERE prsnamespace = $1
+	UNION ALL SELECT 'pg_catalog.pg_ts_template'::regclass, oid FROM pg_catalog.pg_ts_template WHERE tmplnamespace = $1
 ) o, LATERAL pg_catalog.pg_identify_object(o.classid, o.objid, 0) i
 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype = 'e')`
 
@@ -39,6 +55,8 @@ type schemaObject struct {
 	id             objectID
 	kind, identity string
 }
+
+func (o schemaObject) String() string { return o.kind + " " + o.identity }
 
 func listSchemaObjects(ctx context.Context, q querier, schema string) ([]schemaObject, error) {
 	var nsp uint32
@@ -60,150 +78,206 @@ func listSchemaObjects(ctx context.Context, q querier, schema string) ([]schemaO
 	return objs, nil
 }
 
-// schemaObjects returns the identities of the schema's objects.
-func schemaObjects(ctx context.Context, q querier, schema string) (map[objectID]bool, error) {
+// targetState is what an existing target schema held before the restore.
+type targetState struct {
+	keep map[objectID]bool
+	meta *schemaMeta
+}
+
+// readTargetState reads it; nil when the schema does not exist.
+func readTargetState(ctx context.Context, q querier, schema string, exists bool) (*targetState, error) {
+	if !exists {
+		return nil, nil
+	}
 	objs, err := listSchemaObjects(ctx, q, schema)
 	if err != nil {
 		return nil, err
 	}
-	keep := make(map[objectID]bool, len(objs))
+	st := &targetState{keep: make(map[objectID]bool, len(objs))}
 	for _, o := range objs {
-		keep[o.id] = true
+		st.keep[o.id] = true
 	}
-	return keep, nil
-}
-
-// schemaMeta is what pre-data may change on an existing schema: its
-// owner, comment and privileges.
-type schemaMeta struct {
-	owner   string
-	comment *string
-	grants  []schemaGrant
-}
-
-type schemaGrant struct {
-	grantee   string // "" = PUBLIC
-	privilege string
-	grantable bool
-}
-
-const schemaMetaSQL = `SELECT pg_catalog.pg_get_userbyid(n.nspowner), pg_catalog.obj_description(n.oid, 'pg_namespace'),
-	COALESCE((SELECT array_agg(CASE WHEN a.grantee = 0 THEN '' ELSE pg_catalog.pg_get_userbyid(a.grantee) END
-		|| '/' || a.privilege_type || '/' || a.is_grantable::text ORDER BY 1)
-	FROM pg_catalog.aclexplode(COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a), '{}')
-FROM pg_catalog.pg_namespace n WHERE n.nspname = $1`
-
-func readSchemaMeta(ctx context.Context, q querier, schema string) (*schemaMeta, error) {
-	m := &schemaMeta{}
-	var items []string
-	if err := q.QueryRow(ctx, schemaMetaSQL, schema).Scan(&m.owner, &m.comment, &items); err != nil {
-		return nil, fmt.Errorf("read owner and privileges of schema %q: %w", schema, err)
+	if st.meta, err = readSchemaMeta(ctx, q, schema); err != nil {
+		return nil, err
 	}
-	for _, it := range items {
-		// grantee/privilege/grantable; a role name may hold '/', the rest not.
-		i := strings.LastIndexByte(it, '/')
-		j := strings.LastIndexByte(it[:i], '/')
-		m.grants = append(m.grants, schemaGrant{grantee: it[:j], privilege: it[j+1 : i], grantable: it[i+1:] == "true"})
-	}
-	return m, nil
+	return st, nil
 }
 
-// restoreSchemaMeta puts back the owner, comment and privileges of an
-// existing schema.
-func restoreSchemaMeta(ctx context.Context, tx pgx.Tx, schema string, m *schemaMeta) error {
-	q := quoteIdent(schema)
-	stmts := []string{"ALTER SCHEMA " + q + " OWNER TO " + quoteIdent(m.owner)}
-	if m.comment == nil {
-		stmts = append(stmts, "COMMENT ON SCHEMA "+q+" IS NULL")
+// dropKeyword is the DROP command for each kind pg_identify_object names,
+// taking its identity as is. Aggregates go with DROP ROUTINE, which also
+// accepts the "f()" identity of an aggregate over (*).
+var dropKeyword = map[string]string{
+	"table": "TABLE", "view": "VIEW", "materialized view": "MATERIALIZED VIEW", "sequence": "SEQUENCE",
+	"foreign table": "FOREIGN TABLE", "function": "ROUTINE", "procedure": "ROUTINE", "aggregate": "ROUTINE",
+	"type": "TYPE", "collation": "COLLATION", "conversion": "CONVERSION", "operator": "OPERATOR",
+	"operator class": "OPERATOR CLASS", "operator family": "OPERATOR FAMILY", "statistics object": "STATISTICS",
+	"text search configuration": "TEXT SEARCH CONFIGURATION", "text search dictionary": "TEXT SEARCH DICTIONARY",
+	"text search parser": "TEXT SEARCH PARSER", "text search template": "TEXT SEARCH TEMPLATE",
+}
+
+// undoPlan is what the undo needs to know, filled in as the restore goes.
+type undoPlan struct {
+	schema  string       // the target schema
+	before  *targetState // nil: the restore created the schema
+	hold    string       // schema holding the conflicting relations set aside, "" if none
+	held    []conflict   // the relations set aside
+	roles   []string     // roles the restore created
+	changed bool         // step 1 committed (or an entry ended its transaction)
+	// lockTimeout bounds each wait for a lock: an object another session
+	// holds is reported, not waited for.
+	lockTimeout time.Duration
+
+	rolesLeft []string // filled in: the created roles the undo could not drop
+}
+
+// undoRestore brings the target back. It returns the objects it could not
+// remove (or put back), by name.
+func undoRestore(ctx context.Context, conn *pgx.Conn, u *undoPlan) (notUndone []string, err error) {
+	if err := execConn(ctx, conn, fmt.Sprintf("SET lock_timeout = %d", u.lockTimeout.Milliseconds())); err != nil {
+		return nil, err
+	}
+	if u.before == nil {
+		if err := execConn(ctx, conn, "DROP SCHEMA IF EXISTS "+quoteIdent(u.schema)+" CASCADE"); err != nil {
+			notUndone = append(notUndone, "schema "+u.schema+": "+reasonOf(err))
+		}
 	} else {
-		stmts = append(stmts, "COMMENT ON SCHEMA "+q+" IS "+quoteLiteral(*m.comment))
+		if notUndone, err = undoInSchema(ctx, conn, u); err != nil {
+			return notUndone, err
+		}
 	}
-	now, err := readSchemaMeta(ctx, tx, schema)
+	for _, role := range u.roles {
+		if err := execConn(ctx, conn, "DROP ROLE IF EXISTS "+quoteIdent(role)); err != nil {
+			notUndone = append(notUndone, "role "+role+": "+reasonOf(err))
+			u.rolesLeft = append(u.rolesLeft, role)
+		}
+	}
+	return notUndone, nil
+}
+
+// undoInSchema drops what the restore created in an existing schema and
+// puts back what it set aside, in one transaction.
+func undoInSchema(ctx context.Context, conn *pgx.Conn, u *undoPlan) ([]string, error) {
+	tx, err := conn.Begin(ctx)
 	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	objs, err := listSchemaObjects(ctx, tx, u.schema)
+	if err != nil {
+		return nil, err
+	}
+	var created []schemaObject
+	for _, o := range objs {
+		if !u.before.keep[o.id] {
+			created = append(created, o)
+		}
+	}
+	// Relations first (CASCADE takes their indexes, constraints, owned
+	// sequences and dependent views), operator classes before families.
+	rank := func(o schemaObject) int {
+		switch {
+		case o.id.classid == oidPgClass:
+			return 0
+		case o.kind == "operator class":
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(created, func(i, j int) bool { return rank(created[i]) < rank(created[j]) })
+	failed := map[objectID]string{}
+	var other []string // failures not about one object of the schema
+	for _, o := range created {
+		kw, ok := dropKeyword[o.kind]
+		if !ok {
+			failed[o.id] = "no DROP command known for this kind"
+			continue
+		}
+		if kw == "TYPE" {
+			var domain bool
+			if err := tx.QueryRow(ctx, "SELECT typtype = 'd' FROM pg_catalog.pg_type WHERE oid = $1", o.id.objid).Scan(&domain); errors.Is(err, pgx.ErrNoRows) {
+				continue // gone with something dropped before
+			} else if err != nil {
+				return nil, err
+			}
+			if domain {
+				kw = "DOMAIN"
+			}
+		}
+		if err := savepoint(ctx, tx, "DROP "+kw+" IF EXISTS "+o.identity+" CASCADE"); err != nil {
+			failed[o.id] = reasonOf(err)
+		}
+	}
+	// The relations set aside go back under their names.
+	for _, c := range u.held {
+		kw := relkindKeyword[c.relkind]
+		sql := "ALTER " + kw + " " + quoteIdent(u.hold, c.name) + " SET SCHEMA " + quoteIdent(u.schema)
+		if err := savepoint(ctx, tx, sql); err != nil {
+			failed[objectID{oidPgClass, c.oid}] = "could not be put back from schema " + u.hold + ": " + reasonOf(err)
+		}
+	}
+	if u.hold != "" {
+		if err := savepoint(ctx, tx, "DROP SCHEMA IF EXISTS "+quoteIdent(u.hold)); err != nil {
+			other = append(other, "schema "+u.hold+" (held the tables set aside): "+reasonOf(err))
+		}
+	}
+	if err := restoreSchemaMeta(ctx, tx, u.schema, u.before.meta); err != nil {
+		return nil, err
+	}
+	// What is still there that was not before, or is missing.
+	now, err := listSchemaObjects(ctx, tx, u.schema)
+	if err != nil {
+		return nil, err
+	}
+	notUndone := other
+	present := map[objectID]bool{}
+	for _, o := range now {
+		present[o.id] = true
+		if !u.before.keep[o.id] {
+			reason := failed[o.id]
+			if reason == "" {
+				reason = "still present"
+			}
+			notUndone = append(notUndone, o.String()+": "+reason)
+		}
+	}
+	for _, c := range u.held {
+		if !present[objectID{oidPgClass, c.oid}] {
+			notUndone = append(notUndone, c.Table+": "+failed[objectID{oidPgClass, c.oid}])
+		}
+	}
+	return notUndone, tx.Commit(ctx)
+}
+
+// relkindKeyword names a relation kind in ALTER/DROP commands.
+var relkindKeyword = map[string]string{"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW",
+	"S": "SEQUENCE", "f": "FOREIGN TABLE", "c": "TYPE"}
+
+// savepoint runs sql in tx under a savepoint: a failure undoes only it.
+func savepoint(ctx context.Context, tx pgx.Tx, sql string) error {
+	if _, err := tx.Exec(ctx, "SAVEPOINT hubble_undo"); err != nil {
 		return err
 	}
-	grantee := func(g string) string {
-		if g == "" {
-			return "PUBLIC"
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT hubble_undo"); rerr != nil {
+			return errors.Join(err, rerr)
 		}
-		return quoteIdent(g)
-	}
-	for _, g := range now.grants {
-		stmts = append(stmts, "REVOKE ALL ON SCHEMA "+q+" FROM "+grantee(g.grantee)+" CASCADE")
-	}
-	for _, g := range m.grants {
-		sql := "GRANT " + g.privilege + " ON SCHEMA " + q + " TO " + grantee(g.grantee)
-		if g.grantable {
-			sql += " WITH GRANT OPTION"
-		}
-		stmts = append(stmts, sql)
-	}
-	for _, sql := range stmts {
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("restore privileges of schema %q: %w", schema, err)
-		}
+		return err
 	}
 	return nil
 }
 
-// dropCreated undoes step 1 after a later failure: it drops the schema
-// when the restore created it, else every object of the schema that is not
-// in keep. Relations go first (CASCADE takes their sequences, indexes and
-// constraints), then the rest; an object already gone is skipped.
-func dropCreated(ctx context.Context, conn *pgx.Conn, schema string, created bool, keep map[objectID]bool, meta *schemaMeta) error {
-	if created {
-		_, err := conn.PgConn().Exec(ctx, "DROP SCHEMA IF EXISTS "+quoteIdent(schema)+" CASCADE").ReadAll()
-		return err
+func execConn(ctx context.Context, conn *pgx.Conn, sql string) error {
+	_, err := conn.PgConn().Exec(ctx, sql).ReadAll()
+	return err
+}
+
+// reasonOf is the server's message of err, else err's text.
+func reasonOf(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Message
 	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	objs, err := listSchemaObjects(ctx, tx, schema)
-	if err != nil {
-		return err
-	}
-	var first, rest []schemaObject
-	for _, o := range objs {
-		if keep[o.id] {
-			continue
-		}
-		if o.id.classid == oidPgClass {
-			first = append(first, o)
-		} else {
-			rest = append(rest, o)
-		}
-	}
-	for _, o := range append(first, rest...) {
-		kind := strings.ToUpper(o.kind)
-		if kind == "TYPE" {
-			var domain bool
-			if err := tx.QueryRow(ctx, "SELECT typtype = 'd' FROM pg_catalog.pg_type WHERE oid = $1", o.id.objid).Scan(&domain); err == pgx.ErrNoRows {
-				continue
-			} else if err != nil {
-				return err
-			}
-			if domain {
-				kind = "DOMAIN"
-			}
-		}
-		if _, err := tx.Exec(ctx, "SAVEPOINT undo"); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, "DROP "+kind+" IF EXISTS "+o.identity+" CASCADE")
-		if err != nil {
-			if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT undo"); rerr != nil {
-				return rerr
-			}
-		}
-	}
-	if meta != nil {
-		if err := restoreSchemaMeta(ctx, tx, schema, meta); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx)
+	return strings.TrimSpace(err.Error())
 }
 
 // oidPgClass is pg_class's own OID (fixed in every PostgreSQL version).

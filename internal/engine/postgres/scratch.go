@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // DatabaseID names the database the engine connects to across connection
@@ -42,4 +44,19 @@ func (e *Engine) DropScratch(ctx context.Context, schema string, roles []string)
 		}
 	}
 	return nil
+}
+
+// ScratchSchemas lists the schemas whose name starts with prefix (the
+// schemas of drills, to find those a killed drill left).
+func (e *Engine) ScratchSchemas(ctx context.Context, prefix string) ([]string, error) {
+	conn, err := e.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeConn(conn)
+	rows, err := conn.Query(ctx, "SELECT nspname FROM pg_catalog.pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1", prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list scratch schemas: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -70,17 +70,21 @@ func (s *Snapshot) copyIn(dataFiles []string) string {
 -- To continue past errors, change "on" to "off" in the next line.
 \set ON_ERROR_STOP on
 
--- Objects (pg_dump pre-data section). pg_dump's \restrict ... \unrestrict
--- pair is kept around its own text only: psql must be unrestricted for \copy.
 `)
-	writeSection(&b, s.ddl.preData)
+	writeRequiresCheck(&b, s.requires)
+	b.WriteString(`
+-- Objects (pg_dump pre-data section); the schema is created only when
+-- missing. pg_dump's \restrict ... \unrestrict pair is kept around its own
+-- text only: psql must be unrestricted for \copy.
+`)
+	writeSection(&b, s.ddl.preData.textCreatingIfMissing(s.info.Schema))
 
 	b.WriteString("\n-- Data: one file per table, columns named explicitly.\n")
 	// The data files are UTF8 whatever the database's encoding, because
 	// they were read over a UTF8 client connection.
 	b.WriteString("SET client_encoding = 'UTF8';\n")
 	for i, t := range s.tables {
-		fmt.Fprintf(&b, "\\copy %s (%s) FROM '%s'\n", quoteIdent(t.Schema, t.Name), columnList(t.Columns), dataFiles[i])
+		fmt.Fprintf(&b, "\\copy %s%s FROM '%s'\n", quoteIdent(t.Schema, t.Name), columnClause(t.Columns), dataFiles[i])
 	}
 
 	if len(s.sequences) > 0 {
@@ -92,7 +96,7 @@ func (s *Snapshot) copyIn(dataFiles []string) string {
 	}
 
 	b.WriteString("\n-- Indexes, constraints, triggers, rules, grants (pg_dump post-data section).\n")
-	writeSection(&b, s.ddl.postData)
+	writeSection(&b, s.ddl.postData.Text)
 
 	if len(s.matviews) > 0 {
 		b.WriteString("\n-- Materialized views, each after the ones it reads.\n")
@@ -115,7 +119,7 @@ SET client_encoding = 'UTF8';
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
 `)
 	for i, t := range s.tables {
-		fmt.Fprintf(&b, "\\copy %s (%s) TO '%s'\n", quoteIdent(t.Schema, t.Name), columnList(t.Columns), dataFiles[i])
+		fmt.Fprintf(&b, "\\copy %s%s TO '%s'\n", quoteIdent(t.Schema, t.Name), columnClause(t.Columns), dataFiles[i])
 	}
 	b.WriteString("COMMIT;\n")
 	return b.String()

@@ -27,6 +27,7 @@ type Snapshot struct {
 	tables     []engine.Table
 	sequences  []sequenceValue
 	matviews   []string
+	requires   []requirement
 	ddl        schemaDDL
 
 	// pool holds one entry per worker; nil is a worker that has to be
@@ -99,6 +100,9 @@ func (e *Engine) openSnapshot(ctx context.Context, schema string, workers int) (
 	if s.matviews, err = matviewRefreshOrder(ctx, s.coordTx, schema); err != nil {
 		return nil, err
 	}
+	if s.requires, err = externalRequirements(ctx, s.coordTx, schema); err != nil {
+		return nil, err
+	}
 	// DDL while the snapshot is fresh, before any data is read.
 	if s.ddl, err = e.dumpSchema(ctx, tools, s.snapshotID, schema); err != nil {
 		return nil, fmt.Errorf("dump definition of schema %q: %w", schema, err)
@@ -164,7 +168,17 @@ func (s *Snapshot) CopyOut(ctx context.Context, t engine.Table, w io.Writer) (in
 }
 
 func copyToSQL(t engine.Table) string {
-	return "COPY " + quoteIdent(t.Schema, t.Name) + " (" + columnList(t.Columns) + ") TO STDOUT"
+	return "COPY " + quoteIdent(t.Schema, t.Name) + columnClause(t.Columns) + " TO STDOUT"
+}
+
+// columnClause is " (a, b)", or "" for a table without columns (CREATE
+// TABLE t (), or every column dropped): "()" is a syntax error, and COPY
+// without a list still carries such a table's rows, as empty lines.
+func columnClause(cols []string) string {
+	if len(cols) == 0 {
+		return ""
+	}
+	return " (" + columnList(cols) + ")"
 }
 
 func columnList(cols []string) string {

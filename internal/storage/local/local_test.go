@@ -41,9 +41,11 @@ func TestTarget_Conformance(t *testing.T) {
 	})
 }
 
-type failRename struct{}
+type failRename struct{ osFS }
 
-func (failRename) Rename(string, string) error { return errors.New("injected: read-only file system") }
+func (failRename) RenameNoReplace(string, string) error {
+	return errors.New("injected: read-only file system")
+}
 
 func TestTarget_RenameFailure(t *testing.T) {
 	ctx := context.Background()

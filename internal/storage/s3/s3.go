@@ -197,31 +197,6 @@ func (t *Target) List(ctx context.Context) ([]storage.Entry, error) {
 	return out, nil
 }
 
-// Open reads an object with ranged GETs: sequentially, or at any offset.
-func (t *Target) Open(ctx context.Context, name string) (storage.Reader, error) {
-	key, err := t.key(name)
-	if err != nil {
-		return nil, err
-	}
-	o, err := t.core.Client.GetObject(ctx, t.cfg.Bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return nil, t.fail("open "+t.Location(name), err)
-	}
-	st, err := o.Stat()
-	if err != nil {
-		o.Close()
-		return nil, t.fail("open "+t.Location(name), err)
-	}
-	return &reader{Object: o, size: st.Size}, nil
-}
-
-type reader struct {
-	*minio.Object
-	size int64
-}
-
-func (r *reader) Size() int64 { return r.size }
-
 // Remove deletes a published object; a missing one is os.ErrNotExist (S3
 // itself answers a delete of nothing with success).
 func (t *Target) Remove(ctx context.Context, name string) error {

@@ -34,9 +34,17 @@ func TestMain(m *testing.M) {
 // newTarget is a target on a fresh bucket of the shared server.
 func newTarget(t *testing.T, prefix string) *Target {
 	t.Helper()
+	return targetOn(t, prefix, minPartSize)
+}
+
+// newBenchTarget is a target with the default part size.
+func newBenchTarget(b *testing.B) *Target { return targetOn(b, "bench/", 0) }
+
+func targetOn(t testing.TB, prefix string, part int) *Target {
+	t.Helper()
 	s, bucket := s3test.NewBucket(t)
 	tg, err := New(Config{Name: "offsite", Endpoint: "http://" + s.Endpoint, Bucket: bucket, Prefix: prefix,
-		AccessKey: s.AccessKey, SecretKey: s.SecretKey, PathStyle: true, MarkDir: t.TempDir(), PartSize: minPartSize})
+		AccessKey: s.AccessKey, SecretKey: s.SecretKey, PathStyle: true, MarkDir: t.TempDir(), PartSize: part})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,4 +189,32 @@ func mustSSE(t *testing.T, kind string) encrypt.ServerSide {
 		t.Fatal(err)
 	}
 	return tg.sse
+}
+
+// TestReader_ObjectReplacedMeanwhile: a reader never mixes two versions of
+// an object: once it was replaced, a read that needs a new request fails.
+func TestReader_ObjectReplacedMeanwhile(t *testing.T) {
+	tg := newTarget(t, "r/")
+	ctx := context.Background()
+	o, _ := tg.Create(ctx, "j", func(int) string { return "x.tar.gz" })
+	o.Write(bytes.Repeat([]byte("a"), 1000))
+	if _, err := o.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := tg.Open(ctx, "x.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.ReadAt(make([]byte, 10), 0); err != nil {
+		t.Fatal(err)
+	}
+	other := bytes.Repeat([]byte("b"), 1000)
+	if _, err := tg.core.Client.PutObject(ctx, tg.cfg.Bucket, "r/x.tar.gz", bytes.NewReader(other), 1000, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	if n, err := r.ReadAt(buf, 500); err == nil {
+		t.Errorf("ReadAt after the object was replaced = %d bytes %q, want an error", n, buf[:n])
+	}
 }
