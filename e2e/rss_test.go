@@ -6,7 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
@@ -63,9 +64,24 @@ replication:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary(t), "backup", "--config", path)
+	// GNU time measures the peak RSS: a child Go starts shares the test's
+	// memory until it execs, and Linux counts that in the child's own.
+	rssFile := filepath.Join(dir, "rss")
+	cmd := exec.Command("/usr/bin/time", "-f", "%M", "-o", rssFile, binary(t), "backup", "--config", path)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("backup of %s: %v\n%s", schema, err, out)
 	}
-	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	b, err := os.ReadFile(rssFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		t.Fatalf("GNU time wrote no peak RSS: %q", b)
+	}
+	kb, err := strconv.ParseInt(f[len(f)-1], 10, 64)
+	if err != nil {
+		t.Fatalf("GNU time's peak RSS %q: %v", b, err)
+	}
+	return kb
 }
