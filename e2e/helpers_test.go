@@ -35,7 +35,8 @@ func assertEmpty(t testing.TB, dir string) {
 	}
 }
 
-// appName is the application_name the service's database sessions carry.
+// appName is the application_name the service's database sessions carry;
+// a restore's sessions carry it followed by " restore " and the restore's id.
 const appName = "hubble-applianceapi"
 
 // waitNoBackends polls pg_stat_activity until no session of the service is
@@ -66,7 +67,8 @@ func countBackends(t testing.TB, dsn string) int {
 	defer conn.Close(context.Background())
 	var n int
 	if err := conn.QueryRow(ctx,
-		"SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()", appName).Scan(&n); err != nil {
+		`SELECT count(*) FROM pg_stat_activity WHERE (application_name = $1 OR starts_with(application_name, $1 || ' '))
+		AND pid <> pg_backend_pid()`, appName).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

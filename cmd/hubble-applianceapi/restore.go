@@ -67,6 +67,7 @@ func newRestoreCmd() *cobra.Command {
 				DryRun:          o.dryRun,
 				Parallel:        cfg.Database.Parallel,
 				Replication:     daemon.ReplicationTool(cfg, false),
+				JournalDir:      restore.JournalDir(cfg.StateDir, cfg.TempDir, e.log),
 			}
 			if !o.dryRun {
 				dir := cfg.TempDir

@@ -127,6 +127,29 @@ type RestoreRequest struct {
 	// returns the archive's verdict (an error stops and undoes the restore);
 	// until then no loaded row is visible to other sessions.
 	Verified func(ctx context.Context) error
+	// JournalDir holds the restores' write-ahead journals (in state_dir):
+	// what a restore may leave committed is recorded there before it
+	// commits, under a lock its process holds, so that the next restore into
+	// the same schema of the same database undoes what a restore that died
+	// (kill -9, power loss) left, and two restores never run into one
+	// schema at once. "" = no journal.
+	JournalDir string
+}
+
+// DeadRestore is what a restore that died (kill -9, out of memory, power
+// loss) left in the target, found by the next restore into it through its
+// journal.
+type DeadRestore struct {
+	PID     int
+	Started time.Time
+	// Finished: it had committed all its work (it died after); nothing was
+	// left to undo.
+	Finished bool
+	Removed  []string // the objects it had created, dropped (a plan: to drop)
+	PutBack  []string // the tables it had set aside, moved back (a plan: to move)
+	// NotUndone names what could not be removed or put back (then the
+	// restore stops, and the journal is kept for the next run).
+	NotUndone []string
 }
 
 // RestoreConflict is a table of the archive that already exists in the target.
@@ -157,6 +180,12 @@ type RestorePlan struct {
 	// FunctionsNamingSchema lists functions whose bodies name the source
 	// schema (not rewritten when restoring under another name).
 	FunctionsNamingSchema []string
+	// DeadRestore is what a restore into the same schema that died left and
+	// this one would undo first; nil if none.
+	DeadRestore *DeadRestore
+	// RunningPID is the process of a restore into the same schema that is
+	// running now (a restore would be refused); 0 if none.
+	RunningPID int
 }
 
 // RestoreIssue is one failing statement: the object it concerns and the
@@ -178,6 +207,9 @@ type RestoreResult struct {
 	// NotUndone names, after a failed restore, what its undo could not
 	// remove or put back; empty when the target is as it was before.
 	NotUndone []string
+	// DeadRestore is what an earlier restore into the same schema that died
+	// had left, undone before this one began; nil if none.
+	DeadRestore *DeadRestore
 }
 
 // RestoreError is the failure that stopped a restore run without

@@ -40,7 +40,10 @@ func writeOutput(o Options, m *archive.Manifest, res engine.RestoreResult) error
 // that stopped it, if any.
 func printSummary(w io.Writer, o Options, m *archive.Manifest, res engine.RestoreResult, stopErr error) {
 	target := targetSchema(o, m)
+	printDeadRestore(w, target, res.DeadRestore, false)
 	switch {
+	case stopErr != nil && res.DeadRestore != nil && len(res.DeadRestore.NotUndone) > 0:
+		fmt.Fprintf(w, "Restore of schema %s stopped before any change of its own.\n", target)
 	case stopErr != nil && len(res.NotUndone) > 0:
 		fmt.Fprintf(w, "Restore of schema %s stopped; its undo could not remove or put back %d objects (see below): remove them before a retry.\n",
 			target, len(res.NotUndone))
@@ -87,6 +90,10 @@ func printPlan(w io.Writer, o Options, m *archive.Manifest, p engine.RestorePlan
 		state = "will be created"
 	}
 	fmt.Fprintf(w, "Target: database %s, schema %s (%s)\n", p.Database, target, state)
+	if p.RunningPID != 0 {
+		fmt.Fprintf(w, "Another restore into this schema is running (process %d): the restore would be refused until it ends.\n", p.RunningPID)
+	}
+	printDeadRestore(w, target, p.DeadRestore, true)
 	steps := []string{}
 	if o.Step != StepDatabase && o.Replication != nil {
 		steps = append(steps, "replication")
@@ -138,5 +145,39 @@ func printPlan(w io.Writer, o Options, m *archive.Manifest, p engine.RestorePlan
 	}
 	if len(p.FunctionsNamingSchema) > 0 {
 		fmt.Fprintf(w, "Functions whose bodies name the original schema %q (not rewritten): %s\n", m.Schema, strings.Join(p.FunctionsNamingSchema, ", "))
+	}
+}
+
+// printDeadRestore says what a restore into the same schema that died had
+// left, and what this one did (or, in a plan, would do) about it.
+func printDeadRestore(w io.Writer, target string, dr *engine.DeadRestore, plan bool) {
+	if dr == nil {
+		return
+	}
+	who := fmt.Sprintf("A restore into schema %s died (process %d, started %s)", target, dr.PID, dr.Started.UTC().Format(time.RFC3339))
+	verb, moved := "removed", "put back"
+	if plan {
+		verb, moved = "would be removed first", "would be put back first"
+	}
+	switch {
+	case dr.Finished:
+		fmt.Fprintf(w, "%s after finishing its work: nothing of it to undo.\n", who)
+		return
+	case len(dr.Removed)+len(dr.PutBack) == 0 && len(dr.NotUndone) == 0:
+		fmt.Fprintf(w, "%s before committing anything: nothing of it to undo.\n", who)
+		return
+	}
+	fmt.Fprintf(w, "%s and left what %s:\n", who, verb)
+	for _, r := range dr.Removed {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
+	if len(dr.PutBack) > 0 {
+		fmt.Fprintf(w, "Tables it had set aside, %s: %s\n", moved, strings.Join(dr.PutBack, ", "))
+	}
+	if len(dr.NotUndone) > 0 {
+		fmt.Fprintln(w, "What it left that could not be undone (remove it, then restore again):")
+		for _, n := range dr.NotUndone {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
 	}
 }

@@ -61,6 +61,10 @@ type Options struct {
 	// MaxBytes bounds what the archive may expand to; 0 = the free space
 	// of TempDir.
 	MaxBytes int64
+	// JournalDir holds the write-ahead journals that let a restore undo
+	// what one into the same schema that died (kill -9) left, and refuse to
+	// run beside a live one (engine.RestoreRequest.JournalDir); "" = none.
+	JournalDir string
 }
 
 // Archive is an opened archive read at any offset, its size known: a local
@@ -267,6 +271,7 @@ func request(o Options, m *archive.Manifest, stage string) engine.RestoreRequest
 		Workers:         o.Parallel,
 		Clean:           o.Clean,
 		ContinueOnError: o.ContinueOnError,
+		JournalDir:      o.JournalDir,
 	}
 	for _, t := range m.Tables {
 		req.Tables = append(req.Tables, engine.RestoreTable{

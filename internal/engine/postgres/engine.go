@@ -58,6 +58,9 @@ type Engine struct {
 	// Set by tests: beforeChange runs when a restore has planned and not
 	// yet changed anything, beforeUndo when a failed restore starts its undo.
 	beforeChange, beforeUndo func(context.Context)
+	// afterCommit runs when a restore has committed step 1 ("objects") or
+	// its last transaction ("finished").
+	afterCommit func(ctx context.Context, point string)
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -110,9 +113,21 @@ func disableNewerTimeouts(ctx context.Context, pgc *pgconn.PgConn) error {
 	return nil
 }
 
+type appNameKey struct{}
+
+// withAppName names the sessions opened with ctx (a restore's, so that
+// the next restore can find them if it dies).
+func withAppName(ctx context.Context, app string) context.Context {
+	return context.WithValue(ctx, appNameKey{}, app)
+}
+
 // connect opens one session; failures are *engine.ConnectError.
 func (e *Engine) connect(ctx context.Context) (*pgx.Conn, error) {
-	conn, err := pgx.ConnectConfig(ctx, e.connCfg.Copy())
+	cfg := e.connCfg.Copy()
+	if app, ok := ctx.Value(appNameKey{}).(string); ok {
+		cfg.RuntimeParams["application_name"] = app
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, &engine.ConnectError{DSN: e.redacted, Err: err}
 	}

@@ -37,11 +37,37 @@ import (
 // schemas that the target lacks stop the restore before step 1.
 func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res engine.RestoreResult, err error) {
 	ctx = withLogger(ctx, req.Log)
+	app := sessionName(e.cfg.AppName)
+	ctx = withAppName(ctx, app)
 	conn, err := e.connect(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer closeConn(conn)
+	// The journal goes once the restore is done or undone; it stays for the
+	// next restore when the undo could not finish.
+	j, dead, err := e.openJournal(ctx, conn, req, app)
+	if err != nil {
+		return res, err
+	}
+	keepJournal := false
+	defer func() {
+		if keepJournal {
+			j.keep()
+		} else if jerr := j.end(); jerr != nil {
+			loggerFrom(ctx).Warn("remove the restore journal", "error", jerr)
+		}
+	}()
+	if dead != nil {
+		res.DeadRestore, err = e.recoverDead(ctx, conn, dead)
+		if err != nil {
+			keepJournal = true
+			return res, err
+		}
+		if err := j.reset(); err != nil {
+			return res, err
+		}
+	}
 	tools, err := e.tools(ctx, conn)
 	if err != nil {
 		return res, err
@@ -83,7 +109,7 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 	if err != nil {
 		return res, err
 	}
-	u := &undoPlan{schema: target, before: before, lockTimeout: e.cfg.LockTimeout}
+	u := &undoPlan{schema: target, before: before, lockTimeout: e.cfg.LockTimeout, journal: j}
 	if len(conflicts) > 0 {
 		u.hold = "hubble_restore_hold_" + randomHex(6)
 	}
@@ -108,9 +134,11 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 		res.NotUndone = notUndone
 		res.RolesCreated, res.Dropped = u.rolesLeft, nil
 		if uerr != nil {
+			keepJournal = true
 			res.NotUndone = append(res.NotUndone, "(the undo stopped: "+reasonOf(uerr)+")")
 			return res, errors.Join(cause, fmt.Errorf("undo restore of schema %q: %w", target, uerr))
 		}
+		keepJournal = len(notUndone) > 0
 		return res, cause
 	}
 
@@ -120,6 +148,9 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 	done("entries", len(script.preData.Entries))
 	if err != nil {
 		return undo(err)
+	}
+	if e.afterCommit != nil {
+		e.afterCommit(ctx, "objects")
 	}
 
 	if source == target {
@@ -134,8 +165,11 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 		for _, j := range rest {
 			entries = append(entries, j.entries...)
 		}
-		if err := e.finishObjects(ctx, x, source, target, entries, script, u.hold); err != nil {
+		if err := e.finishObjects(ctx, x, source, target, entries, script, u); err != nil {
 			return undo(err)
+		}
+		if e.afterCommit != nil {
+			e.afterCommit(ctx, "finished")
 		}
 		res.Issues = rec.all()
 		return res, nil
@@ -152,8 +186,11 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 
 	// Step 3: indexes, constraints, sequences, materialized views, under
 	// the source schema's name (renamed in the transaction), serially.
-	if err := e.finishObjects(ctx, x, source, target, script.postData.Entries, script, u.hold); err != nil {
+	if err := e.finishObjects(ctx, x, source, target, script.postData.Entries, script, u); err != nil {
 		return undo(err)
+	}
+	if e.afterCommit != nil {
+		e.afterCommit(ctx, "finished")
 	}
 	res.Issues = rec.all()
 	return res, nil
@@ -225,6 +262,9 @@ func (e *Engine) createObjects(ctx context.Context, x *executor, req engine.Rest
 		return err
 	}
 	if err := r.leave(ctx, x); err != nil {
+		return err
+	}
+	if err := u.journal.objectsCommitting(ctx, tx, u); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -340,7 +380,8 @@ func dependentViews(ctx context.Context, q querier, schema string, oids []uint32
 
 // finishObjects is step 3 (or its serial part): post, then the sequences
 // and materialized views, in one transaction.
-func (e *Engine) finishObjects(ctx context.Context, x *executor, source, target string, post []tocEntry, s *restoreScript, hold string) (err error) {
+func (e *Engine) finishObjects(ctx context.Context, x *executor, source, target string, post []tocEntry, s *restoreScript, u *undoPlan) (err error) {
+	hold := u.hold
 	tx, err := x.conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin restore transaction: %w", err)
@@ -388,6 +429,9 @@ func (e *Engine) finishObjects(ctx context.Context, x *executor, source, target 
 		if err := x.must(ctx, "SCHEMA "+hold, "DROP SCHEMA "+quoteIdent(hold)+" CASCADE"); err != nil {
 			return err
 		}
+	}
+	if err := u.journal.finalCommitting(ctx, tx); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return failure(ctx, "SCHEMA "+target, "COMMIT", err)

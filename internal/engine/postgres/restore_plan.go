@@ -42,8 +42,32 @@ func (e *Engine) PlanRestore(ctx context.Context, req engine.RestoreRequest) (en
 	if err != nil {
 		return engine.RestorePlan{}, err
 	}
-	plan, _, err := e.plan(ctx, conn, req, script)
-	return plan, err
+	dead, running, err := e.peekJournal(ctx, conn, req)
+	if err != nil {
+		return engine.RestorePlan{}, err
+	}
+	plan, conflicts, err := e.plan(ctx, conn, req, script)
+	plan.RunningPID = running
+	if err != nil || dead == nil {
+		return plan, err
+	}
+	if plan.DeadRestore, err = undoDead(ctx, conn, dead, false, e.cfg.LockTimeout); err != nil {
+		return plan, err
+	}
+	// What the dead restore created is no conflict: it goes first.
+	ours := map[uint32]bool{}
+	for _, o := range dead.Created {
+		if o.ClassID == oidPgClass {
+			ours[o.ObjID] = true
+		}
+	}
+	plan.Conflicts = nil
+	for _, c := range conflicts {
+		if !ours[c.oid] || plan.DeadRestore.Finished {
+			plan.Conflicts = append(plan.Conflicts, c.RestoreConflict)
+		}
+	}
+	return plan, nil
 }
 
 func targetOf(req engine.RestoreRequest) string {

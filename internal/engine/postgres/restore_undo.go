@@ -126,6 +126,7 @@ type undoPlan struct {
 	// lockTimeout bounds each wait for a lock: an object another session
 	// holds is reported, not waited for.
 	lockTimeout time.Duration
+	journal     *restoreJournal // nil: none
 
 	rolesLeft []string // filled in: the created roles the undo could not drop
 }
@@ -172,41 +173,11 @@ func undoInSchema(ctx context.Context, conn *pgx.Conn, u *undoPlan) ([]string, e
 			created = append(created, o)
 		}
 	}
-	// Relations first (CASCADE takes their indexes, constraints, owned
-	// sequences and dependent views), operator classes before families.
-	rank := func(o schemaObject) int {
-		switch {
-		case o.id.classid == oidPgClass:
-			return 0
-		case o.kind == "operator class":
-			return 1
-		}
-		return 2
+	failed, err := dropCreated(ctx, tx, created)
+	if err != nil {
+		return nil, err
 	}
-	sort.SliceStable(created, func(i, j int) bool { return rank(created[i]) < rank(created[j]) })
-	failed := map[objectID]string{}
 	var other []string // failures not about one object of the schema
-	for _, o := range created {
-		kw, ok := dropKeyword[o.kind]
-		if !ok {
-			failed[o.id] = "no DROP command known for this kind"
-			continue
-		}
-		if kw == "TYPE" {
-			var domain bool
-			if err := tx.QueryRow(ctx, "SELECT typtype = 'd' FROM pg_catalog.pg_type WHERE oid = $1", o.id.objid).Scan(&domain); errors.Is(err, pgx.ErrNoRows) {
-				continue // gone with something dropped before
-			} else if err != nil {
-				return nil, err
-			}
-			if domain {
-				kw = "DOMAIN"
-			}
-		}
-		if err := savepoint(ctx, tx, "DROP "+kw+" IF EXISTS "+o.identity+" CASCADE"); err != nil {
-			failed[o.id] = reasonOf(err)
-		}
-	}
 	// The relations set aside go back under their names.
 	for _, c := range u.held {
 		kw := relkindKeyword[c.relkind]
@@ -246,6 +217,47 @@ func undoInSchema(ctx context.Context, conn *pgx.Conn, u *undoPlan) ([]string, e
 		}
 	}
 	return notUndone, tx.Commit(ctx)
+}
+
+// dropCreated drops objects a restore created, each under a savepoint of
+// tx; it returns the reasons of those it could not drop.
+func dropCreated(ctx context.Context, tx pgx.Tx, created []schemaObject) (map[objectID]string, error) {
+	// Relations first (CASCADE takes their indexes, constraints, owned
+	// sequences and dependent views), operator classes before families.
+	rank := func(o schemaObject) int {
+		switch {
+		case o.id.classid == oidPgClass:
+			return 0
+		case o.kind == "operator class":
+			return 1
+		}
+		return 2
+	}
+	created = append([]schemaObject(nil), created...)
+	sort.SliceStable(created, func(i, j int) bool { return rank(created[i]) < rank(created[j]) })
+	failed := map[objectID]string{}
+	for _, o := range created {
+		kw, ok := dropKeyword[o.kind]
+		if !ok {
+			failed[o.id] = "no DROP command known for this kind"
+			continue
+		}
+		if kw == "TYPE" {
+			var domain bool
+			if err := tx.QueryRow(ctx, "SELECT typtype = 'd' FROM pg_catalog.pg_type WHERE oid = $1", o.id.objid).Scan(&domain); errors.Is(err, pgx.ErrNoRows) {
+				continue // gone with something dropped before
+			} else if err != nil {
+				return nil, err
+			}
+			if domain {
+				kw = "DOMAIN"
+			}
+		}
+		if err := savepoint(ctx, tx, "DROP "+kw+" IF EXISTS "+o.identity+" CASCADE"); err != nil {
+			failed[o.id] = reasonOf(err)
+		}
+	}
+	return failed, nil
 }
 
 // relkindKeyword names a relation kind in ALTER/DROP commands.
