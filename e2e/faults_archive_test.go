@@ -158,7 +158,6 @@ func TestFaults_HostileArchives(t *testing.T) {
 	sc := newScenario(t, "hostile archives (restore --dry-run, verify)",
 		"refused with a message naming the problem, exit 1, in seconds, having used < 64 MB of temp_dir; temp_dir left empty; a valid archive still restores",
 		0, 0)
-	sc.knownGap("before refusing", "hostile archives refused before their bytes are written (issue 11's work)")
 	small := mountTmpfs(t, "size=256m,nr_inodes=20000")
 	fe := newFaultEnv(t, options{tempDir: small}, "0")
 	s := fe.start(t)

@@ -155,7 +155,7 @@ func printDeadRestore(w io.Writer, target string, dr *engine.DeadRestore, plan b
 		return
 	}
 	who := fmt.Sprintf("A restore into schema %s died (process %d, started %s)", target, dr.PID, dr.Started.UTC().Format(time.RFC3339))
-	verb, moved := "removed", "put back"
+	verb, moved := "was removed first", "put back"
 	if plan {
 		verb, moved = "would be removed first", "would be put back first"
 	}
@@ -167,7 +167,7 @@ func printDeadRestore(w io.Writer, target string, dr *engine.DeadRestore, plan b
 		fmt.Fprintf(w, "%s before committing anything: nothing of it to undo.\n", who)
 		return
 	}
-	fmt.Fprintf(w, "%s and left what %s:\n", who, verb)
+	fmt.Fprintf(w, "%s; what it left %s:\n", who, verb)
 	for _, r := range dr.Removed {
 		fmt.Fprintf(w, "  %s\n", r)
 	}
