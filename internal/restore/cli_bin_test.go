@@ -45,6 +45,9 @@ func cleanupBinary() {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	if killDir != "" {
+		os.RemoveAll(killDir)
+	}
 }
 
 // runCLI runs `hubble-applianceapi restore` with a configuration for dsn.

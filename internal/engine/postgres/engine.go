@@ -87,7 +87,7 @@ func New(cfg Config) (*Engine, error) {
 	connCfg.RuntimeParams["statement_timeout"] = "0"
 	connCfg.RuntimeParams["idle_in_transaction_session_timeout"] = "0"
 	connCfg.AfterConnect = disableNewerTimeouts
-	return &Engine{cfg: cfg, connCfg: connCfg, redacted: redacted, binDirs: map[int]string{}}, nil
+	return &Engine{cfg: cfg, connCfg: connCfg, redacted: redacted, binDirs: map[int]string{}, afterCommit: faultPoint}, nil
 }
 
 // disableNewerTimeouts turns off, for our session, the timeouts of newer
