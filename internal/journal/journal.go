@@ -51,6 +51,13 @@ func Open(dir, name string) (j *Journal, prev []byte, err error) {
 	j = &Journal{dir: dir, name: name}
 	for range 100 {
 		f, err := os.OpenFile(j.lockPath(), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+		if errors.Is(err, fs.ErrNotExist) {
+			// The last holder removed the folder meanwhile (see Close).
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, nil, fmt.Errorf("create journal folder: %w", err)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("open journal lock: %w", err)
 		}
@@ -159,6 +166,9 @@ func (j *Journal) Close() error {
 		err = syncDir(j.dir)
 	}
 	j.Release()
+	// The folder goes with its last journal (temp_dir must be left empty);
+	// one that holds others stays.
+	os.Remove(j.dir)
 	if err != nil {
 		return fmt.Errorf("remove journal: %w", err)
 	}

@@ -198,7 +198,11 @@ func TestRestore_DeadAfterFinishing(t *testing.T) {
 	if _, err := f.eng.Restore(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, record, 0o600); err != nil { // it died before removing it
+	// It died before removing it.
+	if err := os.MkdirAll(req.JournalDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, record, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	e := newEngine(t, Config{DSN: f.dst})
