@@ -118,6 +118,9 @@ func (sc *scenario) run(i int, f func() error) {
 }
 
 // knownGap declares a hole the suite finds but this change does not close.
+// No scenario declares one today; the mechanism stays for the next gap found.
+//
+//lint:ignore U1000 kept for the next known gap (docs/RELIABILITY.md)
 func (sc *scenario) knownGap(match, why string) {
 	sc.gaps = append(sc.gaps, gap{match: match, why: why})
 }
