@@ -116,7 +116,10 @@ func (e *Engine) Restore(ctx context.Context, req engine.RestoreRequest) (res en
 	undo := func(cause error) (engine.RestoreResult, error) {
 		res.Issues = rec.all()
 		if !u.changed {
-			// Step 1's transaction was rolled back: nothing changed.
+			// Step 1's transaction was rolled back: nothing changed. Unless
+			// its COMMIT was sent and its answer lost (the connection broke):
+			// then the journal stays, and the next restore asks the server.
+			keepJournal = j.commitSent()
 			res.RolesCreated, res.Dropped = nil, nil
 			return res, cause
 		}

@@ -268,6 +268,9 @@ func (rj *restoreJournal) finalCommitting(ctx context.Context, tx querier) error
 	return rj.write()
 }
 
+// commitSent tells whether step 1's transaction was about to commit.
+func (rj *restoreJournal) commitSent() bool { return rj != nil && rj.rec.ObjectsXid != 0 }
+
 // end removes the record (the restore is done or undone) and lets go.
 func (rj *restoreJournal) end() error {
 	if rj == nil {
