@@ -29,9 +29,10 @@ type staged struct {
 // of its own (archive.Part), so the workers compress in parallel; at the
 // same time the finished tables' members are appended to the archive as
 // they are and deleted from staging, so temp_dir holds at most the
-// compressed tables in flight.
+// compressed tables in flight. head adds what goes before the tables in
+// the archive, while the first tables are copied.
 func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables []engine.Table, names []string,
-	dataDir string, aw *archive.Writer, report func(Progress)) ([]archive.Table, error) {
+	dataDir string, aw *archive.Writer, head func(context.Context) error, report func(Progress)) ([]archive.Table, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	todo := make(chan int)
 	done := make(chan staged, len(tables)) // never blocks a worker
@@ -66,6 +67,9 @@ func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables 
 
 	entries := make([]archive.Table, len(tables))
 	g.Go(func() error {
+		if err := head(gctx); err != nil {
+			return err
+		}
 		for range len(tables) {
 			var s staged
 			select {

@@ -206,10 +206,6 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	for i, t := range tables {
 		names[i] = archive.DataFileName(t.Schema, t.Name, taken)
 	}
-	files, err := snap.Files(ctx, names)
-	if err != nil {
-		return res, err
-	}
 	dataDir := filepath.Join(stage, filepath.FromSlash(archive.DirDatabase))
 	if err := os.Mkdir(dataDir, 0o700); err != nil {
 		return res, err
@@ -267,16 +263,26 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 	if err := aw.AddDir(archive.DirDatabase); err != nil {
 		return res, err
 	}
-	for _, ef := range files {
-		f, err := aw.AddBytes(ctx, path.Join(archive.DirDatabase, ef.Name), ef.Data)
+	// The scripts come before the tables in the archive, but the engine
+	// may still be rendering them (pg_dump) when the tables' copy starts:
+	// they are added before the first table is.
+	scripts := func(ctx context.Context) error {
+		files, err := snap.Files(ctx, names)
 		if err != nil {
-			return res, err
+			return p.CheckError(err, "")
 		}
-		m.Files = append(m.Files, f)
+		for _, ef := range files {
+			f, err := aw.AddBytes(ctx, path.Join(archive.DirDatabase, ef.Name), ef.Data)
+			if err != nil {
+				return err
+			}
+			m.Files = append(m.Files, f)
+		}
+		return nil
 	}
 
 	report(Progress{Phase: "data", TablesTotal: len(tables)})
-	entries, err := p.copyTables(ctx, snap, tables, names, dataDir, aw, report)
+	entries, err := p.copyTables(ctx, snap, tables, names, dataDir, aw, scripts, report)
 	if err != nil {
 		return res, err
 	}

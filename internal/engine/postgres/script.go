@@ -18,8 +18,17 @@ const (
 )
 
 // Files renders copy.in, copy.out and schema.dump. dataFiles[i] is the file
-// name of Tables()[i], relative to the scripts' directory.
-func (s *Snapshot) Files(_ context.Context, dataFiles []string) ([]engine.File, error) {
+// name of Tables()[i], relative to the scripts' directory. It waits for the
+// schema's DDL, dumped while the tables are copied.
+func (s *Snapshot) Files(ctx context.Context, dataFiles []string) ([]engine.File, error) {
+	select {
+	case <-s.ddlDone:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if s.ddlErr != nil {
+		return nil, s.ddlErr
+	}
 	if len(dataFiles) != len(s.tables) {
 		return nil, fmt.Errorf("render scripts: %d data files for %d tables", len(dataFiles), len(s.tables))
 	}

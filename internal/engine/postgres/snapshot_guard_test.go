@@ -73,6 +73,7 @@ func TestSnapshot_CoordinatorLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	dumped(s)
 	tables := s.Tables()
 	if len(tables) != 2 || tables[0].Name != "first" {
 		t.Fatalf("Tables() = %+v, want first, later", tables)

@@ -28,6 +28,7 @@ func openSnapshot(t *testing.T, ctx context.Context, e *Engine, schema string, w
 			t.Errorf("Close() error = %v", err)
 		}
 	})
+	dumped(s)
 	return s
 }
 
@@ -162,6 +163,10 @@ func TestSnapshot_CopyOutRoundTrip(t *testing.T) {
 	}
 }
 
+// dumped waits until the snapshot's pg_dump, which runs beside the copies,
+// is over: its session and locks are gone.
+func dumped(s engine.Snapshot) { <-s.(*Snapshot).ddlDone }
+
 // backends counts the sessions with our application name.
 func backends(ctx context.Context, t *testing.T, dsn, app string) int {
 	t.Helper()
@@ -225,6 +230,7 @@ func TestSnapshot_CopyOutCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	dumped(s)
 	if n := backends(ctx, t, dsn, app); n != 3 {
 		t.Errorf("%d backends with application_name %s, want 3 (coordinator + 2 workers)", n, app)
 	}
