@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/hubble/hubble-applianceapi/internal/engine"
 )
 
@@ -75,27 +77,43 @@ type tocSection struct {
 // readTOC renders the pre-data and post-data sections of a custom-format
 // archive and tells their entries apart; pg_restore needs no database.
 func readTOC(ctx context.Context, tools toolSet, archive []byte) (pre, post tocSection, err error) {
-	if pre, err = readSection(ctx, tools, archive, "pre-data"); err != nil {
-		return pre, post, err
-	}
-	post, err = readSection(ctx, tools, archive, "post-data")
-	return pre, post, err
+	// The sections are read at once: a restore waits for them before its
+	// first statement, and each pg_restore run is mostly its start.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		pre, err = readSection(gctx, tools, archive, "pre-data")
+		return err
+	})
+	g.Go(func() (err error) {
+		post, err = readSection(gctx, tools, archive, "post-data")
+		return err
+	})
+	return pre, post, g.Wait()
 }
 
 func readSection(ctx context.Context, tools toolSet, archive []byte, section string) (tocSection, error) {
-	run := func(args ...string) (string, error) {
+	run := func(ctx context.Context, args ...string) (string, error) {
 		cmd := engine.Command{Path: tools.path("pg_restore"), Args: append([]string{"--section=" + section}, args...),
 			Stdin: bytes.NewReader(archive)}
 		out, err := cmd.Output(ctx)
 		return string(out), err
 	}
-	list, err := run("--list")
-	if err != nil {
-		return tocSection{}, fmt.Errorf("list %s entries: %w", section, err)
-	}
-	text, err := run("--verbose", "--file=-")
-	if err != nil {
-		return tocSection{}, fmt.Errorf("render %s section: %w", section, err)
+	var list, text string
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if list, err = run(gctx, "--list"); err != nil {
+			err = fmt.Errorf("list %s entries: %w", section, err)
+		}
+		return err
+	})
+	g.Go(func() (err error) {
+		if text, err = run(gctx, "--verbose", "--file=-"); err != nil {
+			err = fmt.Errorf("render %s section: %w", section, err)
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return tocSection{}, err
 	}
 	s, err := parseSection(text, list)
 	if err != nil {
