@@ -221,3 +221,39 @@ func TestRestore_DeadAfterFinishing(t *testing.T) {
 		t.Errorf("journal left: %v", left)
 	}
 }
+
+// What depends on an object of the dead restore and is not one of its own
+// (a view someone made on its table meanwhile) is never dropped with it: the
+// restore stops naming it, the journal stays, and once that view is gone the
+// next restore undoes the rest and goes on.
+func TestRestore_DeadRestoreNeverCascades(t *testing.T) {
+	ctx := testCtx(t)
+	f := newHoldFixture(t, ctx)
+	req := f.req
+	req.JournalDir = t.TempDir()
+	dying := newEngine(t, Config{DSN: f.dst})
+	dieAt(t, dying, f.dst, "objects")
+	if _, err := dying.Restore(ctx, req); err == nil {
+		t.Fatal("the restore succeeded without its sessions")
+	}
+	mustExecT(t, f.dst, "CREATE VIEW public.users_view AS SELECT count(*) FROM hubble.gl_budget")
+	res, err := f.eng.Restore(ctx, req)
+	var re *engine.RestoreError
+	if !errors.As(err, &re) || !strings.Contains(re.Issue.Reason, "could not be undone") || !strings.Contains(re.Issue.Reason, "users_view") {
+		t.Fatalf("restore: %v, want it stopped naming the view that depends on the dead restore's table", err)
+	}
+	t.Logf("stopped: %v", err)
+	if res.DeadRestore == nil || len(res.DeadRestore.NotUndone) == 0 {
+		t.Errorf("DeadRestore = %+v", res.DeadRestore)
+	}
+	if !exists(ctx, t, f.dst, "SELECT 1 FROM pg_class WHERE relname = 'users_view'") {
+		t.Fatal("the view someone else made was dropped")
+	}
+	if len(journalFiles(t, req.JournalDir)) == 0 {
+		t.Fatal("the journal went with what it names still there")
+	}
+	mustExecT(t, f.dst, "DROP VIEW public.users_view")
+	if res, err := f.eng.Restore(ctx, req); err != nil || res.DeadRestore == nil || len(res.DeadRestore.Removed) == 0 {
+		t.Fatalf("restore after the view went: %v, %+v", err, res.DeadRestore)
+	}
+}

@@ -183,7 +183,7 @@ func undoDead(ctx context.Context, conn *pgx.Conn, rec *journalRecord, apply boo
 	if !apply {
 		return dr, nil
 	}
-	failed, err := dropCreated(ctx, tx, drop)
+	failed, err := dropOnly(ctx, tx, drop)
 	if err != nil {
 		return dr, err
 	}

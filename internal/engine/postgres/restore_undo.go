@@ -237,27 +237,81 @@ func dropCreated(ctx context.Context, tx pgx.Tx, created []schemaObject) (map[ob
 	sort.SliceStable(created, func(i, j int) bool { return rank(created[i]) < rank(created[j]) })
 	failed := map[objectID]string{}
 	for _, o := range created {
-		kw, ok := dropKeyword[o.kind]
-		if !ok {
-			failed[o.id] = "no DROP command known for this kind"
-			continue
-		}
-		if kw == "TYPE" {
-			var domain bool
-			if err := tx.QueryRow(ctx, "SELECT typtype = 'd' FROM pg_catalog.pg_type WHERE oid = $1", o.id.objid).Scan(&domain); errors.Is(err, pgx.ErrNoRows) {
-				continue // gone with something dropped before
-			} else if err != nil {
-				return nil, err
+		sql, err := dropSQL(ctx, tx, o, "CASCADE")
+		switch {
+		case errors.Is(err, errNoDrop):
+			failed[o.id] = err.Error()
+		case err != nil:
+			return nil, err
+		case sql != "":
+			if err := savepoint(ctx, tx, sql); err != nil {
+				failed[o.id] = reasonOf(err)
 			}
-			if domain {
-				kw = "DOMAIN"
-			}
-		}
-		if err := savepoint(ctx, tx, "DROP "+kw+" IF EXISTS "+o.identity+" CASCADE"); err != nil {
-			failed[o.id] = reasonOf(err)
 		}
 	}
 	return failed, nil
+}
+
+var errNoDrop = errors.New("no DROP command known for this kind")
+
+// dropSQL is the statement that drops o (with behavior CASCADE or
+// RESTRICT), "" if it is gone already.
+func dropSQL(ctx context.Context, tx pgx.Tx, o schemaObject, behavior string) (string, error) {
+	kw, ok := dropKeyword[o.kind]
+	if !ok {
+		return "", errNoDrop
+	}
+	if kw == "TYPE" {
+		var domain bool
+		if err := tx.QueryRow(ctx, "SELECT typtype = 'd' FROM pg_catalog.pg_type WHERE oid = $1", o.id.objid).Scan(&domain); errors.Is(err, pgx.ErrNoRows) {
+			return "", nil // gone with something dropped before
+		} else if err != nil {
+			return "", err
+		}
+		if domain {
+			kw = "DOMAIN"
+		}
+	}
+	return "DROP " + kw + " IF EXISTS " + o.identity + " " + behavior, nil
+}
+
+// dropOnly drops objects a restore created and nothing else: without
+// CASCADE, an object another depends on goes once that one is gone (one of
+// them too), in as many passes as they depend on one another; what is
+// still depended on then (by an object that is not one of them) stays, its
+// reason naming the dependent.
+func dropOnly(ctx context.Context, tx pgx.Tx, objs []schemaObject) (map[objectID]string, error) {
+	for {
+		failed := map[objectID]string{}
+		var next []schemaObject
+		dropped := 0
+		for _, o := range objs {
+			sql, err := dropSQL(ctx, tx, o, "RESTRICT")
+			switch {
+			case errors.Is(err, errNoDrop):
+				failed[o.id] = err.Error()
+				continue
+			case err != nil:
+				return nil, err
+			case sql == "":
+				continue
+			}
+			if err := savepoint(ctx, tx, sql); err != nil {
+				failed[o.id] = reasonOf(err)
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Detail != "" {
+					failed[o.id] += " (" + strings.ReplaceAll(pe.Detail, "\n", "; ") + ")"
+				}
+				next = append(next, o)
+				continue
+			}
+			dropped++
+		}
+		if len(next) == 0 || dropped == 0 {
+			return failed, nil
+		}
+		objs = next
+	}
 }
 
 // relkindKeyword names a relation kind in ALTER/DROP commands.
