@@ -70,6 +70,7 @@ func (p *Pipeline) copyTables(ctx context.Context, snap engine.Snapshot, tables 
 		if err := head(gctx); err != nil {
 			return err
 		}
+		prog.start()
 		for range len(tables) {
 			var s staged
 			select {
@@ -166,21 +167,31 @@ func (c *counted) Write(b []byte) (int, error) {
 const progressStep = 8 << 20
 
 // progress reports the data phase: tables archived and bytes copied, as
-// they are copied (from several workers).
+// they are copied (from several workers). The phase starts once what goes
+// before the tables is in the archive (start): until then the job is still
+// in its snapshot phase (the engine's DDL), though workers already copy.
 type progress struct {
 	report   func(Progress)
 	total    int
 	mu       sync.Mutex
+	started  bool
 	done     int
 	bytes    int64
 	reported int64
+}
+
+func (p *progress) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.started = true
+	p.send()
 }
 
 func (p *progress) copied(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.bytes += n
-	if p.bytes-p.reported >= progressStep {
+	if p.started && p.bytes-p.reported >= progressStep {
 		p.send()
 	}
 }

@@ -281,7 +281,6 @@ func (p *Pipeline) run(ctx context.Context, id string, start time.Time, log *slo
 		return nil
 	}
 
-	report(Progress{Phase: "data", TablesTotal: len(tables)})
 	entries, err := p.copyTables(ctx, snap, tables, names, dataDir, aw, scripts, report)
 	if err != nil {
 		return res, err

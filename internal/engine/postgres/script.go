@@ -27,6 +27,12 @@ func (s *Snapshot) Files(ctx context.Context, dataFiles []string) ([]engine.File
 		return nil, ctx.Err()
 	}
 	if s.ddlErr != nil {
+		// pg_dump fails on a snapshot whose holder died ("invalid
+		// snapshot identifier"): the loss, with the server's reason, is
+		// what to report then.
+		if err := s.Verify(ctx); err != nil {
+			return nil, err
+		}
 		return nil, s.ddlErr
 	}
 	if len(dataFiles) != len(s.tables) {
