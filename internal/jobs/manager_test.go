@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -214,13 +215,21 @@ func TestManager_PersistedBeforeReported(t *testing.T) {
 	store, _ := openTestStore(t)
 	w := newFakeWork()
 	phaseSet := make(chan struct{})
+	var runs atomic.Int32
 	w.before = func(report func(Update)) {
+		if runs.Add(1) == 1 {
+			return // the blocker
+		}
 		report(PhaseUpdate("dump"))
 		report(Update{Progress: &Progress{Done: 1, Total: 3, Bytes: 10}})
 		close(phaseSet)
 	}
-	m := startManager(t, store, w.Work, Options{})
+	m := startManager(t, store, w.Work, Options{MaxQueued: 1})
 
+	// A job holding the only slot keeps j queued while its record is read:
+	// otherwise it may already be executing.
+	mustSubmit(t, m)
+	w.nextStarted(t)
 	j := mustSubmit(t, m)
 	stored, err := store.Get(ctx, j.ID)
 	if err != nil {
@@ -230,6 +239,7 @@ func TestManager_PersistedBeforeReported(t *testing.T) {
 		t.Errorf("after Submit (-returned +stored):\n%s", diff)
 	}
 
+	w.release(t, outcome{res: Result{Artifact: "blocker", Bytes: 1}})
 	w.nextStarted(t)
 	<-phaseSet
 	got, err := m.Get(j.ID)
