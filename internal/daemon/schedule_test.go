@@ -99,14 +99,17 @@ schedule:
 		}
 	}
 	// The run that succeeded covered the skipped ones: each skipped run was
-	// created while a run was executing.
+	// created while a run was executing. A job holds its slot until its
+	// record is final, a little after its finished_at (the work's end):
+	// slack for that, far below the 1 s between scheduled runs.
+	const recording = 500 * time.Millisecond
 	for _, s := range jobs {
 		if s.Status != "LimitReached" {
 			continue
 		}
 		covered := false
 		for _, j := range jobs {
-			if j.StartedAt != nil && !s.CreatedAt.Before(*j.StartedAt) && (j.FinishedAt == nil || s.CreatedAt.Before(*j.FinishedAt)) {
+			if j.StartedAt != nil && !s.CreatedAt.Before(*j.StartedAt) && (j.FinishedAt == nil || s.CreatedAt.Before(j.FinishedAt.Add(recording))) {
 				covered = true
 			}
 		}

@@ -177,9 +177,20 @@ func (s *Snapshot) CopyOut(ctx context.Context, t engine.Table, w io.Writer) (in
 	}
 	s.release(conn, err != nil)
 	if err != nil {
-		return 0, fmt.Errorf("copy table %s: %w", quoteIdent(t.Schema, t.Name), err)
+		return 0, fmt.Errorf("copy table %s: %w", quoteIdent(t.Schema, t.Name), lostConnection(err))
 	}
 	return tag.RowsAffected(), nil
+}
+
+// lostConnection names what a bare EOF means: the server ended the session
+// without a reason the client could read. A backend terminated in the middle
+// of sending COPY data does not send its FATAL message (it would corrupt the
+// half-sent one), so "unexpected EOF" alone would hide the cause.
+func lostConnection(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("the server closed the connection without a reason (session terminated, or the server stopped): %w", err)
+	}
+	return err
 }
 
 func copyToSQL(t engine.Table) string {
