@@ -15,38 +15,51 @@ import (
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
 )
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
-
-// binary builds the command once per test binary.
-func binary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "restore-cli-*"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "hubble-applianceapi")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/hubble-applianceapi").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+// builtBinary is the command, built once per test binary with tags.
+type builtBinary struct {
+	tags string
+	once sync.Once
+	dir  string
+	path string
+	err  error
 }
 
-func cleanupBinary() {
-	if binDir != "" {
-		os.RemoveAll(binDir)
+var (
+	plainBinary   = &builtBinary{}
+	killingBuild  = &builtBinary{tags: "faultpoints"}
+	builtBinaries = []*builtBinary{plainBinary, killingBuild}
+)
+
+func (b *builtBinary) get(t *testing.T) string {
+	t.Helper()
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "restore-cli-*"); b.err != nil {
+			return
+		}
+		b.path = filepath.Join(b.dir, "hubble-applianceapi")
+		args := []string{"build"}
+		if b.tags != "" {
+			args = append(args, "-tags", b.tags)
+		}
+		out, err := exec.Command("go", append(args, "-o", b.path, "../../cmd/hubble-applianceapi")...).CombinedOutput()
+		if err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", b.tags, err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	if killDir != "" {
-		os.RemoveAll(killDir)
+	return b.path
+}
+
+// binary is the command as released.
+func binary(t *testing.T) string { return plainBinary.get(t) }
+
+func cleanupBinary() {
+	for _, b := range builtBinaries {
+		if b.dir != "" {
+			os.RemoveAll(b.dir)
+		}
 	}
 }
 

@@ -8,38 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-)
-
-var (
-	killOnce sync.Once
-	killDir  string
-	killPath string
-	killErr  error
 )
 
 // killingBinary is the command built with -tags faultpoints: with
 // HUBBLE_TEST_KILL_AT set it kills itself (SIGKILL) at that point of a
 // restore.
-func killingBinary(t *testing.T) string {
-	t.Helper()
-	killOnce.Do(func() {
-		if killDir, killErr = os.MkdirTemp("", "restore-kill-*"); killErr != nil {
-			return
-		}
-		killPath = filepath.Join(killDir, "hubble-applianceapi")
-		out, err := exec.Command("go", "build", "-tags", "faultpoints", "-o", killPath, "../../cmd/hubble-applianceapi").CombinedOutput()
-		if err != nil {
-			killErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if killErr != nil {
-		t.Fatal(killErr)
-	}
-	return killPath
-}
+func killingBinary(t *testing.T) string { return killingBuild.get(t) }
 
 // cliDir is a configuration for dsn in a folder of its own, shared by the
 // runs of one test (state_dir holds the restore journal).
