@@ -63,6 +63,25 @@ func cleanupBinary() {
 	}
 }
 
+// cliDir is a configuration for dsn in a folder of its own, shared by the
+// runs of one test (state_dir holds the restore journal).
+func cliDir(t *testing.T, dsn string) (cfgPath, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	for _, d := range []string{"backup", "tmp", "log", "state"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := fmt.Sprintf("backup_dir: %[1]s/backup\ntemp_dir: %[1]s/tmp\nmin_free_mb: 1\nlog_file: %[1]s/log/api.log\nstate_dir: %[1]s/state\n"+
+		"database:\n  dsn: %[2]q\n  schema: hubble\n  parallel: 2\nreplication:\n  enabled: false\n", dir, dsn)
+	cfgPath = filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, dir
+}
+
 // runCLI runs `hubble-applianceapi restore` with a configuration for dsn.
 func runCLI(t *testing.T, dsn string, args ...string) (code int, stdout, stderr string, logDir string) {
 	t.Helper()
@@ -74,27 +93,8 @@ func runCLI(t *testing.T, dsn string, args ...string) (code int, stdout, stderr 
 // (and of any child it waited for) in kB.
 func runCLIRusage(t *testing.T, dsn string, args ...string) (code int, stdout, stderr string, logDir string, maxRSS int64) {
 	t.Helper()
-	dir := t.TempDir()
+	cfgPath, dir := cliDir(t, dsn)
 	logDir = filepath.Join(dir, "log")
-	for _, d := range []string{"backup", "tmp", "log", "state"} {
-		os.Mkdir(filepath.Join(dir, d), 0o755)
-	}
-	cfg := fmt.Sprintf(`backup_dir: %[1]s/backup
-temp_dir: %[1]s/tmp
-min_free_mb: 1
-log_file: %[1]s/log/api.log
-state_dir: %[1]s/state
-database:
-  dsn: %[2]q
-  schema: hubble
-  parallel: 2
-replication:
-  enabled: false
-`, dir, dsn)
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// GNU time measures the peak RSS: a child Go starts shares the test's
 	// memory until it execs, and Linux counts that in the child's own.
 	rssFile := filepath.Join(dir, "rss")

@@ -3,7 +3,6 @@ package restore_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,25 +15,6 @@ import (
 // HUBBLE_TEST_KILL_AT set it kills itself (SIGKILL) at that point of a
 // restore.
 func killingBinary(t *testing.T) string { return killingBuild.get(t) }
-
-// cliDir is a configuration for dsn in a folder of its own, shared by the
-// runs of one test (state_dir holds the restore journal).
-func cliDir(t *testing.T, dsn string) (cfgPath, dir string) {
-	t.Helper()
-	dir = t.TempDir()
-	for _, d := range []string{"tmp", "log", "state"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := fmt.Sprintf("backup_dir: %[1]s\ntemp_dir: %[1]s/tmp\nmin_free_mb: 1\nlog_file: %[1]s/log/api.log\nstate_dir: %[1]s/state\n"+
-		"database:\n  dsn: %[2]q\n  schema: hubble\n  parallel: 2\nreplication:\n  enabled: false\n", dir, dsn)
-	cfgPath = filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cfgPath, dir
-}
 
 // restoreRun runs bin restore; killedAt, if set, is where it kills itself.
 func restoreRun(t *testing.T, bin, cfgPath, killAt string, args ...string) (killed bool, code int, out string) {
