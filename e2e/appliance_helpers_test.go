@@ -2,11 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,51 +18,6 @@ func requireRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test reproduces the appliance (a root daemon, an OS user it creates for the replication tool) and must run as root, as CI does: run it with sudo")
 	}
-}
-
-// osAccount is an unprivileged system user created for one test.
-type osAccount struct {
-	name     string
-	uid, gid int
-	extraGID int // a supplementary group of its own
-}
-
-// newOSAccount creates a system user (useradd --system) with a unique name
-// and a supplementary group, both removed when the test ends.
-func newOSAccount(t *testing.T) osAccount {
-	t.Helper()
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "hubrepl" + hex.EncodeToString(b)
-	group := name + "x"
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("groupadd", "--system", group)
-	t.Cleanup(func() { exec.Command("groupdel", group).Run() })
-	run("useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-		"--user-group", "--groups", group, name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v\n%s", name, err, out)
-		}
-	})
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := user.LookupGroup(group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := osAccount{name: name}
-	a.uid, _ = strconv.Atoi(u.Uid)
-	a.gid, _ = strconv.Atoi(u.Gid)
-	a.extraGID, _ = strconv.Atoi(g.Gid)
-	return a
 }
 
 // rootFolder makes a folder as an appliance administrator would: owned by

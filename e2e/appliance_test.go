@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hubble/hubble-applianceapi/internal/ostest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -29,7 +30,7 @@ import (
 // environment or argv, the log or any answer.
 func TestAppliance_RootDaemonReplicationUser(t *testing.T) {
 	requireRoot(t)
-	acct := newOSAccount(t)
+	acct := ostest.SystemUser(t, "hubrepl", true)
 	base, err := os.MkdirTemp("", "hubble-appliance-")
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func TestAppliance_RootDaemonReplicationUser(t *testing.T) {
 	if err := os.Mkdir(data, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(data, acct.uid, acct.gid); err != nil {
+	if err := os.Chown(data, acct.UID, acct.GID); err != nil {
 		t.Fatal(err)
 	}
 	calls := filepath.Join(data, "calls.log")
@@ -79,14 +80,14 @@ replication:
   user: %s
   env: {REPCTL_LOG: %q, REPCTL_SLEEP: "1"}
 compression_level: 1
-`, backupDir, tempDir, e.logFile, e.stateDir, repctl, repctl, acct.name, calls)
+`, backupDir, tempDir, e.logFile, e.stateDir, repctl, repctl, acct.Name, calls)
 	if err := os.WriteFile(e.configPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	secrets := []string{"HUBBLE_DATABASE_DSN=" + roleDSN, "PGPASSWORD=" + pgSecret}
 
 	s := e.start(t, secrets...)
-	watch := watchChildren(acct.uid, pgSecret, dsnSecret)
+	watch := watchChildren(acct.UID, pgSecret, dsnSecret)
 
 	// A service backup and a CLI backup side by side.
 	job := s.execute(t)
@@ -174,7 +175,7 @@ func allowedEnv(name string) bool {
 
 // checkExport reads the stand-in's export in archive: who it ran as and
 // what environment it had.
-func checkExport(t *testing.T, archive string, acct osAccount) {
+func checkExport(t *testing.T, archive string, acct ostest.Account) {
 	t.Helper()
 	dir := t.TempDir()
 	if out, err := exec.Command("tar", "xzf", archive, "-C", dir).CombinedOutput(); err != nil {
@@ -192,10 +193,10 @@ func checkExport(t *testing.T, archive string, acct osAccount) {
 	if err := json.Unmarshal(b, &export); err != nil {
 		t.Fatalf("%v: %s", err, b)
 	}
-	if export.UID != acct.uid || !slices.Contains(export.Groups, acct.gid) || !slices.Contains(export.Groups, acct.extraGID) ||
+	if export.UID != acct.UID || !slices.Contains(export.Groups, acct.GID) || !slices.Contains(export.Groups, acct.ExtraGID) ||
 		slices.Contains(export.Groups, 0) {
 		t.Errorf("export of %s ran as uid %d groups %v, want uid %d groups %d and %d (never root's)",
-			filepath.Base(archive), export.UID, export.Groups, acct.uid, acct.gid, acct.extraGID)
+			filepath.Base(archive), export.UID, export.Groups, acct.UID, acct.GID, acct.ExtraGID)
 	}
 	for _, name := range export.Environment {
 		if !allowedEnv(name) {
@@ -210,11 +211,11 @@ func checkExport(t *testing.T, archive string, acct osAccount) {
 }
 
 // checkCall checks one REPCTL_LOG line: "verb file user uid=N groups=G,.. env=A,B".
-func checkCall(t *testing.T, line string, acct osAccount) {
+func checkCall(t *testing.T, line string, acct ostest.Account) {
 	t.Helper()
 	f := strings.Fields(line)
-	if len(f) != 6 || f[2] != acct.name || f[3] != "uid="+strconv.Itoa(acct.uid) {
-		t.Errorf("repctl call %q, want one run as %s (uid %d)", line, acct.name, acct.uid)
+	if len(f) != 6 || f[2] != acct.Name || f[3] != "uid="+strconv.Itoa(acct.UID) {
+		t.Errorf("repctl call %q, want one run as %s (uid %d)", line, acct.Name, acct.UID)
 		return
 	}
 	for _, name := range strings.Split(strings.TrimPrefix(f[5], "env="), ",") {

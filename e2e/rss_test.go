@@ -3,11 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/hubble/hubble-applianceapi/internal/ostest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
@@ -64,24 +62,13 @@ replication:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// GNU time measures the peak RSS: a child Go starts shares the test's
-	// memory until it execs, and Linux counts that in the child's own.
-	rssFile := filepath.Join(dir, "rss")
-	cmd := exec.Command("/usr/bin/time", "-f", "%M", "-o", rssFile, binary(t), "backup", "--config", path)
+	cmd, peakKB := ostest.MeasuredCommand(t, binary(t), "backup", "--config", path)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("backup of %s: %v\n%s", schema, err, out)
 	}
-	b, err := os.ReadFile(rssFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		t.Fatalf("GNU time wrote no peak RSS: %q", b)
-	}
-	kb, err := strconv.ParseInt(f[len(f)-1], 10, 64)
-	if err != nil {
-		t.Fatalf("GNU time's peak RSS %q: %v", b, err)
+	kb := peakKB()
+	if kb == 0 {
+		t.Fatal("GNU time wrote no peak RSS")
 	}
 	return kb
 }

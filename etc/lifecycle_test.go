@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hubble/hubble-applianceapi/internal/ostest"
 	"io"
 	"net/http"
 	"os"
@@ -115,10 +116,11 @@ func runService(t *testing.T) string {
 	if err := pgtest.CreateHubble(ctx, dsn, pgtest.HubbleOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	replUser, replUID := systemUser(t)
+	repl := ostest.SystemUser(t, "hubpkg", false)
+	replUser, replUID := repl.Name, repl.UID
 	// The stand-in of repctl on the service's PATH, where the replication
 	// user can run it; temp_dir root's, 0755, as an administrator makes it.
-	binDir, tempDir := openedDir(t), openedDir(t)
+	binDir, tempDir := ostest.AdminDir(t, "hubble-pkg-"), ostest.AdminDir(t, "hubble-pkg-")
 	stand, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "repctl"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,8 @@
 package etc_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,42 +66,4 @@ func checkLogrotate(t *testing.T, logFile string, pid int, jobID string) {
 	if !strings.Contains(string(out), jobID) {
 		t.Errorf("the rotated logs do not name job %s", jobID)
 	}
-}
-
-// systemUser creates an unprivileged system user for the test (removed at
-// its end) and returns its name and uid.
-func systemUser(t *testing.T) (string, int) {
-	t.Helper()
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "hubpkg" + hex.EncodeToString(b)
-	if out, err := runErr("", nil, "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-		"--shell", "/usr/sbin/nologin", "--user-group", name); err != nil {
-		t.Fatalf("useradd %s: %v\n%s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := runErr("", nil, "userdel", name); err != nil {
-			t.Errorf("userdel %s: %v\n%s", name, err, out)
-		}
-	})
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	return name, uid
-}
-
-// openedDir is a folder as an administrator makes one: root's, 0755.
-func openedDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "hubble-pkg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
 }

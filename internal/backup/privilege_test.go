@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/hubble/hubble-applianceapi/internal/ostest"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -13,21 +14,6 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/archive"
 )
-
-// adminDir makes a folder as an appliance administrator would: owned by
-// root, 0755, writable by nobody else (unlike /tmp).
-func adminDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "hubble-admin-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // The packaged set-up: the service runs as root with replication.user set,
 // temp_dir and backup_dir are root's 0755 folders. The export runs as that
@@ -44,7 +30,7 @@ func TestPipeline_Run_ReplicationUser(t *testing.T) {
 	t.Setenv("PGPASSWORD", "pg-secret-for-the-database-only")
 	t.Setenv("HUBBLE_DATABASE_DSN", "postgres://hubble:dsn-secret@localhost/db")
 	f := newFixture(t, hubbleDB(t))
-	f.tempDir, f.backupDir = adminDir(t), adminDir(t)
+	f.tempDir, f.backupDir = ostest.AdminDir(t, "hubble-admin-*"), ostest.AdminDir(t, "hubble-admin-*")
 	f.p.Opts.TempDir, f.p.Opts.BackupDir = f.tempDir, f.backupDir
 	f.p.Target = localTarget(f.backupDir)
 	f.p.Opts.Replication.User = "nobody"

@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"encoding/json"
+	"github.com/hubble/hubble-applianceapi/internal/ostest"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -56,24 +57,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// rootDir makes a folder as an administrator would: owned by us, 0755,
-// writable by nobody else (not the world-open /tmp).
-func rootDir(t *testing.T) string {
-	d, err := os.MkdirTemp("", "repl-test-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // exportDir makes a staging folder as the backup does: 0711 inside a 0755
 // folder, with the export's own 0700 folder in it.
 func exportDir(t *testing.T) string {
-	stage := filepath.Join(rootDir(t), "stage")
+	stage := filepath.Join(ostest.AdminDir(t, "repl-test-*"), "stage")
 	if err := os.Mkdir(stage, 0o711); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +73,7 @@ func exportDir(t *testing.T) string {
 
 // logFile is a REPCTL_LOG every user may append to.
 func logFile(t *testing.T) string {
-	p := filepath.Join(rootDir(t), "calls.log")
+	p := filepath.Join(ostest.AdminDir(t, "repl-test-*"), "calls.log")
 	if err := os.WriteFile(p, nil, 0o666); err != nil {
 		t.Fatal(err)
 	}

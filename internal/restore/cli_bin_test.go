@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/hubble/hubble-applianceapi/internal/ostest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -95,10 +95,7 @@ func runCLIRusage(t *testing.T, dsn string, args ...string) (code int, stdout, s
 	t.Helper()
 	cfgPath, dir := cliDir(t, dsn)
 	logDir = filepath.Join(dir, "log")
-	// GNU time measures the peak RSS: a child Go starts shares the test's
-	// memory until it execs, and Linux counts that in the child's own.
-	rssFile := filepath.Join(dir, "rss")
-	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, binary(t), "restore", "--config", cfgPath}, args...)...)
+	cmd, peakKB := ostest.MeasuredCommand(t, binary(t), append([]string{"restore", "--config", cfgPath}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -110,12 +107,7 @@ func runCLIRusage(t *testing.T, dsn string, args ...string) (code int, stdout, s
 	default:
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(rssFile); err == nil {
-		f := strings.Fields(string(b))
-		if len(f) > 0 {
-			maxRSS, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
-		}
-	}
+	maxRSS = peakKB()
 	t.Logf("exit %d, peak RSS %d kB\nstdout:\n%s\nstderr:\n%s", code, maxRSS, out.String(), errb.String())
 	if des, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(des) != 0 {
 		t.Errorf("temp_dir not empty: %v", des)
