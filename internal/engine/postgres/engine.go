@@ -86,17 +86,21 @@ func New(cfg Config) (*Engine, error) {
 	// A server-wide timeout must not kill a long backup's snapshot.
 	connCfg.RuntimeParams["statement_timeout"] = "0"
 	connCfg.RuntimeParams["idle_in_transaction_session_timeout"] = "0"
-	connCfg.AfterConnect = disableNewerTimeouts
+	connCfg.AfterConnect = sessionSettings
 	return &Engine{cfg: cfg, connCfg: connCfg, redacted: redacted, binDirs: map[int]string{}, afterCommit: faultPoint}, nil
 }
 
-// disableNewerTimeouts turns off, for our session, the timeouts of newer
+// sessionSettings fixes, for our session, how COPY text writes dates,
+// intervals and floats (pg_dump's choices: the data files then read back
+// the same on any server, where a server set to DateStyle 'SQL, DMY' would
+// write dates that one set to MDY reads as other days; and the restore's
+// binary COPY conversion expects them), and turns off the timeouts of newer
 // servers that a role or database setting may enable and that would end a
 // long backup's snapshot: idle_session_timeout (14) and transaction_timeout
-// (17). They cannot go in the startup packet: an older server refuses an
-// unknown parameter there.
-func disableNewerTimeouts(ctx context.Context, pgc *pgconn.PgConn) error {
-	var set []string
+// (17). None go in the startup packet: poolers and older servers refuse
+// parameters there.
+func sessionSettings(ctx context.Context, pgc *pgconn.PgConn) error {
+	set := []string{"SET DateStyle = ISO", "SET IntervalStyle = postgres", "SET extra_float_digits = 3"}
 	major := majorOf(pgc.ParameterStatus("server_version"))
 	if major >= 14 {
 		set = append(set, "SET idle_session_timeout = 0")
@@ -104,11 +108,8 @@ func disableNewerTimeouts(ctx context.Context, pgc *pgconn.PgConn) error {
 	if major >= 17 {
 		set = append(set, "SET transaction_timeout = 0")
 	}
-	if len(set) == 0 {
-		return nil
-	}
 	if err := pgc.Exec(ctx, strings.Join(set, "; ")).Close(); err != nil {
-		return fmt.Errorf("disable session timeouts: %w", err)
+		return fmt.Errorf("session settings: %w", err)
 	}
 	return nil
 }

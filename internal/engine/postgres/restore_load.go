@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubble/hubble-applianceapi/internal/engine"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // loadData is step 2 when the indexes are built afterwards (a restore under
@@ -263,6 +264,13 @@ func (e *sourceError) Unwrap() error { return e.err }
 // hint bits (pg_restore -j truncates before its COPY too; FREEZE goes one
 // step further).
 func (s *session) load(ctx context.Context, schema string, t engine.RestoreTable, cols []string, progress func(int64)) (int64, *engine.RestoreIssue, error) {
+	return s.loadAs(ctx, schema, t, cols, progress, true)
+}
+
+// loadAs is load, converting to COPY binary if convert and the table's
+// columns allow.
+func (s *session) loadAs(ctx context.Context, schema string, t engine.RestoreTable, cols []string, progress func(int64),
+	convert bool) (int64, *engine.RestoreIssue, error) {
 	if s.conn.IsClosed() { // a failure closed it (possible only with ContinueOnError)
 		conn, err := s.connect(ctx)
 		if err != nil {
@@ -270,18 +278,11 @@ func (s *session) load(ctx context.Context, schema string, t engine.RestoreTable
 		}
 		s.conn = conn
 	}
-	src, err := s.open(ctx, t)
-	if err != nil {
-		return 0, nil, &sourceError{file: t.File, err: err}
-	}
-	r := &sourceReader{r: src, c: src, report: progress}
-	defer r.Close()
 	table := quoteIdent(schema, t.Name)
 	sql := "COPY " + table
 	if len(cols) > 0 {
 		sql += " (" + columnList(cols) + ")"
 	}
-	sql += " FROM STDIN WITH (FREEZE)"
 	object := "TABLE " + schema + "." + t.Name
 	statement := "COPY " + table + " FROM " + t.File
 	begin, end, undo := "BEGIN; TRUNCATE ONLY "+table, "COMMIT", "ROLLBACK"
@@ -297,29 +298,85 @@ func (s *session) load(ctx context.Context, schema string, t engine.RestoreTable
 		begin, end, undo = "SAVEPOINT hubble_load; TRUNCATE ONLY "+table, "RELEASE SAVEPOINT hubble_load",
 			"ROLLBACK TO SAVEPOINT hubble_load"
 	}
-	if err := s.exec(ctx, begin); err != nil {
-		return s.failed(ctx, object, statement, undo, err)
+	var kinds []colKind
+	if convert {
+		kinds = s.copyKinds(ctx, schema, t.Name, cols)
 	}
-	tag, err := s.conn.PgConn().CopyFrom(ctx, r, sql)
+	var sent atomic.Int64 // this attempt's bytes, taken back if it is undone
+	counted := func(n int64) { sent.Add(n); progress(n) }
+	for {
+		tag, refused, err := s.copyIn(ctx, t, sql, kinds, begin, counted)
+		if refused != nil {
+			// Text in a form the conversion does not take: the table
+			// is loaded again, as text, after its first attempt is undone.
+			progress(-sent.Swap(0))
+			loggerFrom(ctx).Warn("table loaded as COPY text", "table", object, "reason", refused.Error())
+			again := undo
+			if s.hold {
+				again += "; RELEASE SAVEPOINT hubble_load"
+			}
+			if err := s.exec(ctx, again); err != nil {
+				return s.failed(ctx, object, statement, undo, err)
+			}
+			kinds = nil
+			continue
+		}
+		var serr *sourceError
+		if errors.As(err, &serr) {
+			return 0, nil, err
+		}
+		if err != nil {
+			return s.failed(ctx, object, statement, undo, err)
+		}
+		if err := s.exec(ctx, end); err != nil {
+			return s.failed(ctx, object, statement, undo, err)
+		}
+		if n := tag.RowsAffected(); n != t.Rows {
+			return n, &engine.RestoreIssue{Object: object, Statement: statement,
+				Reason: fmt.Sprintf("row count mismatch: %d rows loaded, the manifest says %d", n, t.Rows)}, nil
+		}
+		return tag.RowsAffected(), nil, nil
+	}
+}
+
+// copyIn runs begin and the COPY of t's data: as COPY binary converted from
+// the text when kinds is set, else as the text. refused is set when the
+// conversion refused a value (nothing else is then reported: the COPY is
+// to be undone and run again as text); a failing source is a *sourceError.
+func (s *session) copyIn(ctx context.Context, t engine.RestoreTable, sql string, kinds []colKind, begin string,
+	progress func(int64)) (pgconn.CommandTag, *transcodeError, error) {
+	src, err := s.open(ctx, t)
+	if err != nil {
+		return pgconn.CommandTag{}, nil, &sourceError{file: t.File, err: err}
+	}
+	r := &sourceReader{r: src, c: src, report: progress}
+	defer r.Close()
+	if err := s.exec(ctx, begin); err != nil {
+		return pgconn.CommandTag{}, nil, err
+	}
+	var in io.Reader = r
+	var bin *copyBinaryReader
+	if kinds != nil {
+		bin = newCopyBinaryReader(r, kinds)
+		in, sql = bin, sql+" FROM STDIN WITH (FORMAT binary, FREEZE)"
+	} else {
+		sql += " FROM STDIN WITH (FREEZE)"
+	}
+	tag, err := s.conn.PgConn().CopyFrom(ctx, in, sql)
+	if err != nil && bin != nil && ctx.Err() == nil && r.failure() == nil {
+		if refused := bin.refusal(); refused != nil {
+			return tag, refused, nil
+		}
+	}
 	if err != nil && ctx.Err() == nil {
 		// Damaged data often fails COPY before its checksum is reached:
 		// the rest is read, and damage, if any, is the failure to report.
 		r.drain()
 	}
 	if serr := r.failure(); serr != nil {
-		return 0, nil, &sourceError{file: t.File, err: serr}
+		return tag, nil, &sourceError{file: t.File, err: serr}
 	}
-	if err != nil {
-		return s.failed(ctx, object, statement, undo, err)
-	}
-	if err := s.exec(ctx, end); err != nil {
-		return s.failed(ctx, object, statement, undo, err)
-	}
-	if n := tag.RowsAffected(); n != t.Rows {
-		return n, &engine.RestoreIssue{Object: object, Statement: statement,
-			Reason: fmt.Sprintf("row count mismatch: %d rows loaded, the manifest says %d", n, t.Rows)}, nil
-	}
-	return tag.RowsAffected(), nil, nil
+	return tag, nil, err
 }
 
 // open opens a table's data: req.Open's stream, or the extracted file.

@@ -56,11 +56,15 @@ type stripe struct {
 	err    error // a failure of the source, of a lane or the context: the first one
 	joined int
 	lanes  sync.WaitGroup
-	rows   atomic.Int64
+	// copying counts the lanes whose COPY has not returned; settled is
+	// closed when it drops to zero, after which no lane can join.
+	copying int
+	settled chan struct{}
+	rows    atomic.Int64
 }
 
 func newStripe(t engine.RestoreTable, src io.Reader) *stripe {
-	s := &stripe{t: t, src: src, token: make(chan struct{}, 1), stop: make(chan struct{})}
+	s := &stripe{t: t, src: src, token: make(chan struct{}, 1), stop: make(chan struct{}), settled: make(chan struct{})}
 	s.token <- struct{}{}
 	return s
 }
@@ -91,6 +95,7 @@ func (s *stripe) join() *lane {
 	}
 	s.lanes.Add(1)
 	s.joined++
+	s.copying++
 	if s.joined > 1 && joinHook != nil {
 		joinHook()
 	}
@@ -169,6 +174,16 @@ func (s *stripe) atEOF() bool {
 	return s.eof
 }
 
+// copied records that a lane's COPY returned.
+func (l *lane) copied() {
+	s := l.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.copying--; s.copying == 0 {
+		close(s.settled)
+	}
+}
+
 // done records a lane's end.
 func (l *lane) done(rows int64, err error) {
 	if err != nil {
@@ -184,6 +199,7 @@ func (s *session) loadLane(ctx context.Context, schema string, t engine.RestoreT
 	if s.hold && !s.held {
 		if err := s.exec(ctx, "BEGIN"); err != nil {
 			err = failure(ctx, "TABLE "+schema+"."+t.Name, "BEGIN", err)
+			l.copied()
 			l.done(0, err)
 			return err
 		}
@@ -193,11 +209,58 @@ func (s *session) loadLane(ctx context.Context, schema string, t engine.RestoreT
 	if len(cols) > 0 {
 		sql += " (" + columnList(cols) + ")"
 	}
-	sql += " FROM STDIN"
-	tag, err := s.conn.PgConn().CopyFrom(ctx, l, sql)
+	var in io.Reader = l
+	var bin *copyBinaryReader
+	if kinds := s.copyKinds(ctx, schema, t.Name, cols); kinds != nil {
+		bin = newCopyBinaryReader(l, kinds)
+		in, sql = bin, sql+" FROM STDIN WITH (FORMAT binary)"
+	} else {
+		sql += " FROM STDIN"
+	}
+	// A converting lane of a held session can be undone alone: when any
+	// lane's conversion refuses a value, the table is loaded again as text.
+	undoable := bin != nil && s.hold
+	if undoable {
+		if err := s.exec(ctx, "SAVEPOINT hubble_lane"); err != nil {
+			l.copied()
+			err = failure(ctx, "TABLE "+schema+"."+t.Name, "SAVEPOINT", err)
+			l.done(0, err)
+			return err
+		}
+	}
+	tag, err := s.conn.PgConn().CopyFrom(ctx, in, sql)
+	if err != nil && bin != nil {
+		if refused := bin.refusal(); refused != nil {
+			l.s.fail(refused)
+		}
+	}
+	l.copied()
+	if undoable {
+		// Whether this lane's rows stay depends on every lane's.
+		select {
+		case <-l.s.settled:
+		case <-ctx.Done():
+		}
+		var refused *transcodeError
+		if errors.As(l.s.failed(), &refused) && ctx.Err() == nil {
+			if uerr := s.exec(ctx, "ROLLBACK TO SAVEPOINT hubble_lane; RELEASE SAVEPOINT hubble_lane"); uerr != nil {
+				uerr = failure(ctx, "TABLE "+schema+"."+t.Name, "ROLLBACK TO SAVEPOINT", uerr)
+				l.done(0, uerr)
+				return uerr
+			}
+			l.done(0, nil)
+			return nil // the owner loads the table again
+		}
+		if err == nil {
+			err = s.exec(ctx, "RELEASE SAVEPOINT hubble_lane")
+		}
+	}
 	if err != nil {
 		if cause := l.s.failed(); cause != nil { // the source, another lane, the context
 			l.done(0, nil)
+			if errors.As(cause, new(*transcodeError)) {
+				return nil // the owner loads the table again
+			}
 			return cause
 		}
 		err = failure(ctx, "TABLE "+schema+"."+t.Name, "COPY "+quoteIdent(schema, t.Name)+" FROM "+t.File, err)
@@ -219,7 +282,8 @@ func (s *session) loadStriped(ctx context.Context, schema string, t engine.Resto
 	if err != nil {
 		return 0, nil, &sourceError{file: t.File, err: err}
 	}
-	r := &sourceReader{r: src, c: src, report: progress}
+	var sent atomic.Int64 // the stripe's bytes, taken back if it is loaded again
+	r := &sourceReader{r: src, c: src, report: func(n int64) { sent.Add(n); progress(n) }}
 	defer r.Close()
 	start := time.Now()
 	st := newStripe(t, r)
@@ -229,6 +293,15 @@ func (s *session) loadStriped(ctx context.Context, schema string, t engine.Resto
 	first := st.join()
 	_ = s.loadLane(ctx, schema, t, cols, first) // a failure stops the stripe
 	st.lanes.Wait()
+	var refused *transcodeError
+	if errors.As(st.failed(), &refused) && ctx.Err() == nil {
+		// Every lane is undone (or, without a held transaction, the
+		// reload's TRUNCATE takes their rows): one session loads the text.
+		progress(-sent.Swap(0))
+		loggerFrom(ctx).Warn("table loaded as COPY text", "table", "TABLE "+schema+"."+t.Name, "reason", refused.Error())
+		_ = r.Close()
+		return s.loadAs(ctx, schema, t, cols, progress, false)
+	}
 	if err := st.failed(); err != nil {
 		var se *sourceError
 		if !errors.As(err, &se) && ctx.Err() == nil {
