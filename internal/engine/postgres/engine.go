@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -120,6 +121,18 @@ type appNameKey struct{}
 // the next restore can find them if it dies).
 func withAppName(ctx context.Context, app string) context.Context {
 	return context.WithValue(ctx, appNameKey{}, app)
+}
+
+// localServer reports whether the database runs on this machine (a Unix
+// socket or a loopback address), so that its server processes and ours
+// share the same cores.
+func (e *Engine) localServer() bool {
+	h := e.connCfg.Host
+	if strings.HasPrefix(h, "/") || h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // connect opens one session; failures are *engine.ConnectError.

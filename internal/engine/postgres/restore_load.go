@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -164,6 +165,25 @@ func (p *pipeline) load(ctx context.Context, ses *session, t engine.RestoreTable
 	}
 	p.mu.Unlock()
 	x := &executor{conn: ses.conn, cont: p.req.ContinueOnError, rec: p.rec}
+	if len(builds) > 0 && p.e.localServer() && max(1, p.req.Workers) >= runtime.NumCPU() {
+		// The database shares this machine's cores with the other
+		// sessions' loads: parallel index build workers would only add
+		// their coordination to the CPU the loads need (about 5 % of a
+		// restore's CPU on 2 cores). The last loads' builds keep them.
+		p.mu.Lock()
+		others := p.loading > 1
+		p.mu.Unlock()
+		if others != ses.serialBuilds {
+			set := "RESET max_parallel_maintenance_workers"
+			if others {
+				set = "SET max_parallel_maintenance_workers = 0"
+			}
+			if err := ses.exec(ctx, set); err != nil {
+				return 0, failure(ctx, "TABLE "+t.Schema+"."+t.Name, set, err)
+			}
+			ses.serialBuilds = others
+		}
+	}
 	for _, j := range builds {
 		for _, e := range j.entries {
 			if err := x.entry(ctx, e, e.SQL); err != nil {
@@ -230,6 +250,9 @@ type session struct {
 	conn    *pgx.Conn
 	hold    bool // req.Verified set
 	held    bool // a held transaction is open
+	// serialBuilds: max_parallel_maintenance_workers is 0 (while other
+	// loads run; see pipeline.load).
+	serialBuilds bool
 }
 
 // newSession opens a session with connect.
