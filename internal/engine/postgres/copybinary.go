@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"strconv"
 	"sync"
 )
@@ -133,6 +134,8 @@ type copyBinaryReader struct {
 	row   int64
 	long  []byte // a row longer than src's buffer
 	field []byte // scratch: an unescaped field
+	ends  []int  // scratch: where each field of a row ends
+	bs    []int  // scratch: where a row's backslashes are
 	state int    // 0 header due, 1 rows, 2 trailer written, 3 done
 	err   error
 
@@ -226,17 +229,102 @@ func (c *copyBinaryReader) fill() {
 // COPY text output; the server would read it as a line end).
 var fieldStop = [256]bool{'\t': true, '\\': true, '\r': true}
 
-// stopInWord reports whether any of 8 bytes is a fieldStop byte (the
-// zero-byte test of each byte XORed with the stop byte, done on all eight
-// at once; exact as a yes or no).
-func stopInWord(w uint64) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	t, b, r := w^(lo*'\t'), w^(lo*'\\'), w^(lo*'\r')
-	return ((t-lo)&^t|(b-lo)&^b|(r-lo)&^r)&hi != 0
+// zeroBytes sets the high bit of each byte of w that is zero, and no other
+// bit (exact, unlike the borrow-based test, so its bits can be counted).
+func zeroBytes(w uint64) uint64 {
+	const m = 0x7f7f7f7f7f7f7f7f
+	return ^((w&m + m) | w | m)
+}
+
+const (
+	wordTab = 0x0909090909090909 // '\t' in every byte
+	wordBS  = 0x5c5c5c5c5c5c5c5c // '\\'
+	wordCR  = 0x0d0d0d0d0d0d0d0d // '\r'
+)
+
+// split finds where each field of line ends, eight bytes at a time, and
+// the backslashes in it; ok is false when the row needs the byte-by-byte
+// reading: a carriage return, a backslash that escapes a tab or ends the
+// row, or a field count other than the columns'.
+func (c *copyBinaryReader) split(line []byte) (ends, bs []int, ok bool) {
+	ends, bs = c.ends[:0], c.bs[:0]
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		w := binary.LittleEndian.Uint64(line[i:])
+		if zeroBytes(w^wordCR) != 0 {
+			return nil, nil, false
+		}
+		for t := zeroBytes(w ^ wordTab); t != 0; t &= t - 1 {
+			ends = append(ends, i+bits.TrailingZeros64(t)>>3)
+		}
+		for b := zeroBytes(w ^ wordBS); b != 0; b &= b - 1 {
+			bs = append(bs, i+bits.TrailingZeros64(b)>>3)
+		}
+	}
+	for ; i < len(line); i++ {
+		switch line[i] {
+		case '\t':
+			ends = append(ends, i)
+		case '\\':
+			bs = append(bs, i)
+		case '\r':
+			return nil, nil, false
+		}
+	}
+	ends = append(ends, len(line))
+	c.ends, c.bs = ends, bs
+	for _, p := range bs {
+		if p+1 == len(line) || line[p+1] == '\t' {
+			return nil, nil, false
+		}
+	}
+	return ends, bs, len(ends) == len(c.kinds)
 }
 
 // convertRow appends one row; line has no line end.
 func (c *copyBinaryReader) convertRow(line []byte) *transcodeError {
+	ends, bs, ok := c.split(line)
+	if !ok {
+		return c.convertRowSlow(line)
+	}
+	if len(line) == 2 && len(bs) == 1 && bs[0] == 0 && line[1] == '.' {
+		return &transcodeError{row: c.row, column: -1, reason: "an end-of-data marker"}
+	}
+	c.out = binary.BigEndian.AppendUint16(c.out, uint16(len(c.kinds)))
+	start, b := 0, 0
+	for i, k := range c.kinds {
+		end := ends[i]
+		raw := line[start:end]
+		start = end + 1
+		for b < len(bs) && bs[b] < end-len(raw) {
+			b++
+		}
+		v := raw
+		if b < len(bs) && bs[b] < end { // an escape in this field
+			if len(raw) == 2 && raw[1] == 'N' {
+				c.out = append(c.out, 0xff, 0xff, 0xff, 0xff)
+				continue
+			}
+			c.field = unescapeCopyText(c.field[:0], raw)
+			v = c.field
+		}
+		var err error
+		if c.out, err = appendBinaryValue(c.out, k, v); err != nil {
+			return &transcodeError{row: c.row, column: i, value: string(raw), reason: err.Error()}
+		}
+	}
+	return nil
+}
+
+// stopInWord reports whether any of 8 bytes is a fieldStop byte.
+func stopInWord(w uint64) bool {
+	return (zeroBytes(w^wordTab) | zeroBytes(w^wordBS) | zeroBytes(w^wordCR)) != 0
+}
+
+// convertRowSlow is convertRow reading byte by byte, for the rows split
+// does not take; it refuses what the server would not read as these
+// fields.
+func (c *copyBinaryReader) convertRowSlow(line []byte) *transcodeError {
 	if len(line) == 2 && line[0] == '\\' && line[1] == '.' {
 		return &transcodeError{row: c.row, column: -1, reason: "an end-of-data marker"}
 	}

@@ -180,16 +180,30 @@ func TestCopyBinary_Refuses(t *testing.T) {
 	}
 }
 
-// FuzzCopyBinary: no input makes the conversion panic or loop.
+// FuzzCopyBinary: no input makes the conversion panic or loop, and the
+// word-at-a-time reading of a row (convertRow) converts or refuses exactly
+// what the byte-by-byte one (convertRowSlow) does.
 func FuzzCopyBinary(f *testing.F) {
 	f.Add("1\t2024-01-02\t12.5\tt\tx\\ty\n")
 	f.Add("\\N\t-infinity\tNaN\tf\t\\101\\x41\n")
 	f.Add("-9223372036854775808\t0001-01-01 BC\t-0.0001\tt\t\\\n")
+	f.Add("1\t2\t3\t\\\\\t\\\t\n")
+	f.Add("\\.\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		kinds := []colKind{kindInt8, kindDate, kindNumeric, kindBool, kindText}
-		_, _ = io.ReadAll(newCopyBinaryReader(strings.NewReader(in), kinds))
-		kinds = []colKind{kindTimestamptz, kindFloat4, kindInt2, kindTimestamp, kindFloat8}
-		_, _ = io.ReadAll(newCopyBinaryReader(strings.NewReader(in), kinds))
+		for _, kinds := range [][]colKind{
+			{kindInt8, kindDate, kindNumeric, kindBool, kindText},
+			{kindTimestamptz, kindFloat4, kindInt2, kindTimestamp, kindFloat8},
+			{kindText},
+		} {
+			_, _ = io.ReadAll(newCopyBinaryReader(strings.NewReader(in), kinds))
+			for _, line := range strings.Split(in, "\n") {
+				fast, slow := newCopyBinaryReader(nil, kinds), newCopyBinaryReader(nil, kinds)
+				ferr, serr := fast.convertRow([]byte(line)), slow.convertRowSlow([]byte(line))
+				if (ferr == nil) != (serr == nil) || (ferr == nil && !bytes.Equal(fast.out, slow.out)) {
+					t.Fatalf("row %q: word-at-a-time %v %x, byte-by-byte %v %x", line, ferr, fast.out, serr, slow.out)
+				}
+			}
+		}
 	})
 }
 
