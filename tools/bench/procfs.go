@@ -55,21 +55,40 @@ func parseStat(b []byte) (procStat, error) {
 // serverCPU is the CPU time the postmaster pid and its processes (live
 // backends and background workers, and those that exited) have used: the
 // difference of two readings is the server's CPU in between, whatever
-// process did the work (backends, WAL writer, checkpointer).
+// process did the work (backends, WAL writer, checkpointer). A child reaped
+// while its siblings are listed would be in neither the list nor the
+// postmaster's reading taken before it (or in both, read after it): the
+// reading is taken again until the postmaster's total did not move during
+// the listing.
 func serverCPU(pid int) (time.Duration, error) {
+	for attempt := 0; ; attempt++ {
+		first, err := readStat(pid)
+		if err != nil {
+			return 0, err
+		}
+		kids := children(pid)
+		last, err := readStat(pid)
+		if err != nil {
+			return 0, err
+		}
+		if first.cpu != last.cpu && attempt < 100 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		total := last.cpu
+		for _, child := range kids {
+			total += child.cpu
+		}
+		return total, nil
+	}
+}
+
+func readStat(pid int) (procStat, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read postmaster stat: %w", err)
+		return procStat{}, fmt.Errorf("read postmaster stat: %w", err)
 	}
-	pm, err := parseStat(b)
-	if err != nil {
-		return 0, err
-	}
-	total := pm.cpu
-	for _, child := range children(pid) {
-		total += child.cpu
-	}
-	return total, nil
+	return parseStat(b)
 }
 
 type childProc struct {
