@@ -327,3 +327,22 @@ func TestBackup_DateStyleOfTheServer(t *testing.T) {
 		t.Errorf("%d of 2 rows restored exactly", n)
 	}
 }
+
+func TestWorthBinary(t *testing.T) {
+	for _, tc := range []struct {
+		kinds []colKind
+		want  bool
+	}{
+		{[]colKind{kindText}, false},
+		{[]colKind{kindInt4, kindText, kindText}, false},
+		{[]colKind{kindInt4, kindInt8, kindText}, true},
+		{[]colKind{kindText, kindText, kindDate}, true},
+		{[]colKind{kindText, kindText, kindText, kindNumeric}, true},
+		{[]colKind{kindBool, kindText}, true},
+		{[]colKind{kindText, kindFloat8}, true},
+	} {
+		if got := worthBinary(tc.kinds); got != tc.want {
+			t.Errorf("worthBinary(%v) = %v, want %v", tc.kinds, got, tc.want)
+		}
+	}
+}
