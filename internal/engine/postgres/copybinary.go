@@ -644,33 +644,27 @@ func appendNumeric(out []byte, v []byte) ([]byte, error) {
 		intPart = intPart[:0]
 	}
 	// Base-10000 groups, written after the value's length and header: the
-	// integer part padded on the left, the fraction on the right, to
-	// multiples of 4 decimal digits; zero groups at either end dropped.
-	lead := (4 - len(intPart)%4) % 4
-	weight := (len(intPart)+lead)/4 - 1
+	// integer part cut in fours from its end, the fraction from its start
+	// (its last group padded with zeros); leading zero groups are dropped
+	// (each moves the weight down), then trailing ones.
+	weight := (len(intPart)+3)/4 - 1
 	head := len(out)
 	out = append(out, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 	first := len(out)
-	acc, n := 0, lead
-	emit := func(ch byte) {
-		acc = acc*10 + int(ch-'0')
-		if n++; n == 4 {
-			if acc == 0 && len(out) == first {
-				weight-- // a leading zero group
-			} else {
-				out = append(out, byte(acc>>8), byte(acc))
-			}
-			acc, n = 0, 0
-		}
+	ip := intPart
+	if r := len(ip) % 4; r != 0 {
+		out, weight = pushGroup(out, first, digitsValue(ip[:r]), weight)
+		ip = ip[r:]
 	}
-	for _, ch := range intPart {
-		emit(ch)
+	for ; len(ip) >= 4; ip = ip[4:] {
+		out, weight = pushGroup(out, first, digitsValue(ip[:4]), weight)
 	}
-	for _, ch := range frac {
-		emit(ch)
+	fp := frac
+	for ; len(fp) >= 4; fp = fp[4:] {
+		out, weight = pushGroup(out, first, digitsValue(fp[:4]), weight)
 	}
-	for n != 0 {
-		emit('0')
+	if len(fp) > 0 {
+		out, weight = pushGroup(out, first, digitsValue(fp)*[...]int{1000, 100, 10}[len(fp)-1], weight)
 	}
 	for len(out) > first && out[len(out)-2] == 0 && out[len(out)-1] == 0 {
 		out = out[:len(out)-2]
@@ -688,6 +682,23 @@ func appendNumeric(out []byte, v []byte) ([]byte, error) {
 	binary.BigEndian.PutUint16(out[head+8:], sign)
 	binary.BigEndian.PutUint16(out[head+10:], uint16(len(frac)))
 	return out, nil
+}
+
+// pushGroup appends one base-10000 digit, or drops a leading zero one.
+func pushGroup(out []byte, first, g, weight int) ([]byte, int) {
+	if g == 0 && len(out) == first {
+		return out, weight - 1
+	}
+	return append(out, byte(g>>8), byte(g)), weight
+}
+
+// digitsValue is the value of up to four checked decimal digits.
+func digitsValue(d []byte) int {
+	v := 0
+	for _, ch := range d {
+		v = v*10 + int(ch-'0')
+	}
+	return v
 }
 
 // postgresEpochJDate is the Julian day of 2000-01-01, where PostgreSQL's
@@ -725,9 +736,19 @@ func daysIn(year, month int) int {
 }
 
 // parseISODate reads "YYYY-MM-DD" (four or more year digits) at the start
-// of v; it returns the Julian day (BC not yet applied: year as written)
-// and the rest of v.
+// of v; it returns the date as written (BC not applied) and the rest of v.
 func parseISODate(v []byte) (year, month, day int, rest []byte, err error) {
+	if len(v) >= 10 && v[4] == '-' && v[7] == '-' { // four year digits: nearly every date
+		d := [8]byte{v[0] - '0', v[1] - '0', v[2] - '0', v[3] - '0', v[5] - '0', v[6] - '0', v[8] - '0', v[9] - '0'}
+		if max(d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]) < 10 {
+			year = int(d[0])*1000 + int(d[1])*100 + int(d[2])*10 + int(d[3])
+			month, day = int(d[4])*10+int(d[5]), int(d[6])*10+int(d[7])
+			if year == 0 || month < 1 || month > 12 || day < 1 {
+				return 0, 0, 0, nil, errBadDate
+			}
+			return year, month, day, v[10:], nil
+		}
+	}
 	i := 0
 	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
 		year = year*10 + int(v[i]-'0')
@@ -764,10 +785,21 @@ func julianOf(year, month, day int, bc bool) (int, error) {
 
 // cutBC removes a trailing " BC".
 func cutBC(v []byte) ([]byte, bool) {
-	if rest, ok := bytes.CutSuffix(v, []byte(" BC")); ok {
-		return rest, true
+	if n := len(v); n > 3 && v[n-1] == 'C' && v[n-2] == 'B' && v[n-3] == ' ' {
+		return v[:n-3], true
 	}
 	return v, false
+}
+
+// infinite tells "infinity" (1) and "-infinity" (-1) from other text (0).
+func infinite(v []byte) int {
+	switch {
+	case len(v) == 8 && v[0] == 'i' && string(v) == "infinity":
+		return 1
+	case len(v) == 9 && v[0] == '-' && string(v) == "-infinity":
+		return -1
+	}
+	return 0
 }
 
 // The limits of date_recv and timestamp_recv (IS_VALID_DATE,
@@ -782,10 +814,10 @@ const (
 // appendDate takes what date_out writes with DateStyle ISO.
 func appendDate(out []byte, v []byte) ([]byte, error) {
 	out = append(out, 0, 0, 0, 4)
-	switch string(v) {
-	case "infinity":
+	switch infinite(v) {
+	case 1:
 		return binary.BigEndian.AppendUint32(out, math.MaxInt32), nil
-	case "-infinity":
+	case -1:
 		return binary.BigEndian.AppendUint32(out, uint32(0x80000000)), nil
 	}
 	v, bc := cutBC(v)
@@ -811,10 +843,10 @@ func appendDate(out []byte, v []byte) ([]byte, error) {
 // UTC offset "+HH[:MM[:SS]]", then " BC" for years before 1.
 func appendTimestamp(out []byte, v []byte, tz bool) ([]byte, error) {
 	out = append(out, 0, 0, 0, 8)
-	switch string(v) {
-	case "infinity":
+	switch infinite(v) {
+	case 1:
 		return binary.BigEndian.AppendUint64(out, math.MaxInt64), nil
-	case "-infinity":
+	case -1:
 		return binary.BigEndian.AppendUint64(out, uint64(1)<<63), nil
 	}
 	v, bc := cutBC(v)
