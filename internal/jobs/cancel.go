@@ -33,7 +33,7 @@ func (m *Manager) Cancel(ctx context.Context, id string) (Job, error) {
 	case stateRunning:
 		first := e.cause == nil
 		if first {
-			e.cause = ErrCanceled
+			e.cause, e.canceledBy = ErrCanceled, Actor(ctx)
 			e.cancel(ErrCanceled)
 		}
 		m.mu.Unlock()

@@ -29,6 +29,9 @@ type entry struct {
 	// Guarded by Manager.mu.
 	state entryState
 	cause error // why the Manager canceled the job: ErrCanceled or ErrStopped
+	// canceledBy is who canceled it, set with cause: the work may return
+	// and the job end before Cancel has recorded it.
+	canceledBy string
 
 	wmu             sync.Mutex
 	rec             Job // latest record, guarded by wmu

@@ -35,7 +35,7 @@ func (m *Manager) run(e *entry) {
 		res, werr = m.callWork(e, job)
 	}
 	m.mu.RLock()
-	cause := e.cause
+	cause, canceledBy := e.cause, e.canceledBy
 	m.mu.RUnlock()
 
 	final, perr := e.finalize(bg, m.store, func(j *Job) {
@@ -53,6 +53,9 @@ func (m *Manager) run(e *entry) {
 			// Whatever error the work returned after we canceled it (a killed
 			// child, a canceled query) is a consequence of the cancel.
 			j.Status, j.Message = StatusCanceled, cancelMessage(cause)
+			if canceledBy != "" {
+				j.CanceledBy = canceledBy
+			}
 		default:
 			j.Status, j.Message = StatusError, werr.Error()
 		}
