@@ -27,8 +27,11 @@ func TestBackup_peakRSS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The highest of three runs each: a short backup does not always reach
+	// its steady peak (one CI run read 42 MB for the small table, where it
+	// usually reads 47-48 MB, as the large one does).
 	peak := map[string]int64{}
-	for _, schema := range []string{"rss1", "rss4", "rss1", "rss4"} {
+	for _, schema := range []string{"rss1", "rss4", "rss1", "rss4", "rss1", "rss4"} {
 		if kb := backupRSS(t, dsn, schema); kb > peak[schema] {
 			peak[schema] = kb
 		}
