@@ -157,17 +157,6 @@ func standIn(t testing.TB) string {
 	return p
 }
 
-// adminDir is a directory as an administrator makes one: ours, 0755,
-// writable by nobody else.
-func adminDir(t testing.TB) string {
-	t.Helper()
-	d := openDir(t)
-	if err := os.Chmod(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // openDir is a directory every OS user can enter and write.
 func openDir(t testing.TB) string {
 	t.Helper()

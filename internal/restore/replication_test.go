@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hubble/hubble-applianceapi/internal/archive"
+	"github.com/hubble/hubble-applianceapi/internal/ostest"
 	"github.com/hubble/hubble-applianceapi/internal/pgtest"
 	"github.com/hubble/hubble-applianceapi/internal/replication"
 	"github.com/hubble/hubble-applianceapi/internal/restore"
@@ -64,7 +65,7 @@ func TestRestorer_Run_Replication(t *testing.T) {
 			f := newFixture(t, dst, arch)
 			// temp_dir as an administrator may choose it: root's, 0755, not
 			// writable by the replication user.
-			f.tempDir = adminDir(t)
+			f.tempDir = ostest.AdminDir(t, "restore-test-*")
 			f.opts.TempDir = f.tempDir
 			f.opts.Step = tt.step
 			f.opts.Replication = &replication.Tool{Argv: []string{standIn(t), "importrepository", "json_file={file}"}, User: replUser(t),
