@@ -288,53 +288,34 @@ func (c *copyBinaryReader) split(line []byte) (ends, bs []int, ok bool) {
 }
 
 // convertRow appends one row; line has no line end.
-func (c *copyBinaryReader) convertRow(line []byte) *transcodeError {
-	ends, bs, ok := c.split(line)
-	if !ok {
-		return c.convertRowSlow(line)
-	}
-	if len(line) == 2 && len(bs) == 1 && bs[0] == 0 && line[1] == '.' {
-		return &transcodeError{row: c.row, column: -1, reason: "an end-of-data marker"}
-	}
-	c.out = binary.BigEndian.AppendUint16(c.out, uint16(len(c.kinds)))
-	start, b := 0, 0
-	for i, k := range c.kinds {
-		end := ends[i]
-		raw := line[start:end]
-		start = end + 1
-		for b < len(bs) && bs[b] < end-len(raw) {
-			b++
-		}
-		v := raw
-		if b < len(bs) && bs[b] < end { // an escape in this field
-			if len(raw) == 2 && raw[1] == 'N' {
-				c.out = append(c.out, 0xff, 0xff, 0xff, 0xff)
-				continue
-			}
-			c.field = unescapeCopyText(c.field[:0], raw)
-			v = c.field
-		}
-		var err error
-		if c.out, err = appendBinaryValue(c.out, k, v); err != nil {
-			return &transcodeError{row: c.row, column: i, value: string(raw), reason: err.Error()}
-		}
-	}
-	return nil
-}
+func (c *copyBinaryReader) convertRow(line []byte) *transcodeError { return c.convert(line, true) }
 
-// stopInWord reports whether any of 8 bytes is a fieldStop byte.
-func stopInWord(w uint64) bool {
-	return (zeroBytes(w^wordTab) | zeroBytes(w^wordBS) | zeroBytes(w^wordCR)) != 0
-}
-
-// convertRowSlow is convertRow reading byte by byte, for the rows split
-// does not take; it refuses what the server would not read as these
-// fields.
-func (c *copyBinaryReader) convertRowSlow(line []byte) *transcodeError {
+// convert is convertRow. With fast, the fields are found eight bytes at a
+// time (split) when the row allows; otherwise, and for the rows split does
+// not take, byte by byte, refusing what the server would not read as these
+// fields. Both read every row alike (a fuzz test).
+func (c *copyBinaryReader) convert(line []byte, fast bool) *transcodeError {
 	if len(line) == 2 && line[0] == '\\' && line[1] == '.' {
 		return &transcodeError{row: c.row, column: -1, reason: "an end-of-data marker"}
 	}
 	c.out = binary.BigEndian.AppendUint16(c.out, uint16(len(c.kinds)))
+	if fast {
+		if ends, bs, ok := c.split(line); ok {
+			start, b := 0, 0
+			for i, k := range c.kinds {
+				end := ends[i]
+				raw := line[start:end]
+				start = end + 1
+				for b < len(bs) && bs[b] < end-len(raw) {
+					b++
+				}
+				if err := c.appendField(i, k, raw, b < len(bs) && bs[b] < end); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	pos := 0
 	for i, k := range c.kinds {
 		if pos > len(line) {
@@ -365,27 +346,38 @@ func (c *copyBinaryReader) convertRowSlow(line []byte) *transcodeError {
 		}
 		raw := line[pos:end]
 		pos = end + 1
-		if !escaped {
-			var err error
-			if c.out, err = appendBinaryValue(c.out, k, raw); err != nil {
-				return &transcodeError{row: c.row, column: i, value: string(raw), reason: err.Error()}
-			}
-			continue
-		}
-		if len(raw) == 2 && raw[1] == 'N' {
-			c.out = append(c.out, 0xff, 0xff, 0xff, 0xff)
-			continue
-		}
-		c.field = unescapeCopyText(c.field[:0], raw)
-		var err error
-		if c.out, err = appendBinaryValue(c.out, k, c.field); err != nil {
-			return &transcodeError{row: c.row, column: i, value: string(raw), reason: err.Error()}
+		if err := c.appendField(i, k, raw, escaped); err != nil {
+			return err
 		}
 	}
 	if pos <= len(line) {
 		return &transcodeError{row: c.row, column: len(c.kinds) - 1, reason: "more fields than columns"}
 	}
 	return nil
+}
+
+// appendField appends field i of kind k, raw as the row has it (escaped:
+// it holds a backslash): NULL, or its unescaped value converted.
+func (c *copyBinaryReader) appendField(i int, k colKind, raw []byte, escaped bool) *transcodeError {
+	v := raw
+	if escaped {
+		if len(raw) == 2 && raw[0] == '\\' && raw[1] == 'N' {
+			c.out = append(c.out, 0xff, 0xff, 0xff, 0xff)
+			return nil
+		}
+		c.field = unescapeCopyText(c.field[:0], raw)
+		v = c.field
+	}
+	var err error
+	if c.out, err = appendBinaryValue(c.out, k, v); err != nil {
+		return &transcodeError{row: c.row, column: i, value: string(raw), reason: err.Error()}
+	}
+	return nil
+}
+
+// stopInWord reports whether any of 8 bytes is a fieldStop byte.
+func stopInWord(w uint64) bool {
+	return (zeroBytes(w^wordTab) | zeroBytes(w^wordBS) | zeroBytes(w^wordCR)) != 0
 }
 
 // unescapeCopyText undoes COPY text's escapes as the server's COPY FROM

@@ -181,8 +181,8 @@ func TestCopyBinary_Refuses(t *testing.T) {
 }
 
 // FuzzCopyBinary: no input makes the conversion panic or loop, and the
-// word-at-a-time reading of a row (convertRow) converts or refuses exactly
-// what the byte-by-byte one (convertRowSlow) does.
+// word-at-a-time reading of a row converts or refuses exactly what the
+// byte-by-byte one does.
 func FuzzCopyBinary(f *testing.F) {
 	f.Add("1\t2024-01-02\t12.5\tt\tx\\ty\n")
 	f.Add("\\N\t-infinity\tNaN\tf\t\\101\\x41\n")
@@ -198,7 +198,7 @@ func FuzzCopyBinary(f *testing.F) {
 			_, _ = io.ReadAll(newCopyBinaryReader(strings.NewReader(in), kinds))
 			for _, line := range strings.Split(in, "\n") {
 				fast, slow := newCopyBinaryReader(nil, kinds), newCopyBinaryReader(nil, kinds)
-				ferr, serr := fast.convertRow([]byte(line)), slow.convertRowSlow([]byte(line))
+				ferr, serr := fast.convert([]byte(line), true), slow.convert([]byte(line), false)
 				if (ferr == nil) != (serr == nil) || (ferr == nil && !bytes.Equal(fast.out, slow.out)) {
 					t.Fatalf("row %q: word-at-a-time %v %x, byte-by-byte %v %x", line, ferr, fast.out, serr, slow.out)
 				}
